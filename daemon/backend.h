@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What cmabufd needs from the memory behind it. A backend owns one region and
+ * turns ranges of it into file descriptors; it never decides which ranges.
+ *
+ * The release rule: a range goes back to the allocator only when the backend
+ * reports it released (on_released), which for a real dma-buf means its last
+ * reference anywhere in the system is gone, not when a client says "free".
+ */
+#ifndef CMABUF_BACKEND_H
+#define CMABUF_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct backend;
+
+typedef void (*backend_released_fn)(void *ctx, uint64_t cookie);
+
+struct backend_ops {
+	/*
+	 * Makes [offset, offset + size) a buffer. Stores a new descriptor
+	 * (O_CLOEXEC) for the client in *fd: the daemon sends it and closes its copy.
+	 */
+	int (*export_range)(struct backend *be, uint64_t offset, uint64_t size, uint64_t cookie,
+			    const char *name, int *fd);
+	/*
+	 * The owner let go of the buffer (freed, or disconnected). The backend
+	 * reports on_released now if nothing else can hold it, or later when the
+	 * last reference goes.
+	 */
+	void (*unexport)(struct backend *be, uint64_t cookie);
+	/* Descriptor to watch for release events, or -1; dispatch reads and reports them. */
+	int (*event_fd)(struct backend *be);
+	void (*dispatch)(struct backend *be);
+	void (*destroy)(struct backend *be);
+};
+
+struct backend {
+	const struct backend_ops *ops;
+	const char *name; /* "memfd", "uio" */
+	uint64_t base;	  /* device address of offset 0 */
+	uint64_t size;	  /* bytes in the region */
+	bool physical;	  /* base + offset is a real bus address */
+	backend_released_fn on_released;
+	void *released_ctx;
+};
+
+/* The emulated region: each buffer a sealed memfd of its size. */
+int backend_memfd_create(uint64_t region_size, struct backend **out);
+
+#endif

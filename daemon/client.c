@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <event2/event.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "daemon.h"
+#include "log.h"
+
+static void on_readable(evutil_socket_t fd, short what, void *arg);
+static void on_writable(evutil_socket_t fd, short what, void *arg);
+
+/* Identity comes from the kernel, never from what the client says. */
+static int read_peer(struct client *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return -errno;
+	c->pid = cred.pid;
+	c->uid = cred.uid;
+	c->gid = cred.gid;
+	return 0;
+}
+
+int client_create(struct daemon *d, int fd)
+{
+	struct client *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->d = d;
+	c->fd = fd;
+	TAILQ_INIT(&c->buffers);
+	c->ev_read = event_new(d->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->ev_write = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+	if (!c->ev_read || !c->ev_write || read_peer(c) < 0 || event_add(c->ev_read, NULL) < 0) {
+		client_destroy(c);
+		return -ENOMEM;
+	}
+	TAILQ_INSERT_TAIL(&d->clients, c, link);
+	d->nclients++;
+	log_debug("client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
+	return 0;
+}
+
+static void release_all_buffers(struct client *c)
+{
+	struct buffer *b, *tmp;
+
+	TAILQ_FOREACH_SAFE (b, &c->buffers, owner_link, tmp)
+		daemon_buffer_unexport(c->d, b);
+}
+
+void client_destroy(struct client *c)
+{
+	if (!c)
+		return;
+	release_all_buffers(c);
+	while (c->outq_len) {
+		struct outmsg *m = c->outq[c->outq_head];
+
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m);
+		c->outq_head = (c->outq_head + 1) % CLIENT_OUTQ_MAX;
+		c->outq_len--;
+	}
+	if (c->ev_read)
+		event_free(c->ev_read);
+	if (c->ev_write)
+		event_free(c->ev_write);
+	close(c->fd);
+	free(c);
+}
+
+static void client_drop(struct client *c, const char *why)
+{
+	log_debug("client pid %d disconnected: %s", (int)c->pid, why);
+	TAILQ_REMOVE(&c->d->clients, c, link);
+	c->d->nclients--;
+	client_destroy(c);
+}
+
+/* Returns 1 if sent, 0 if the socket is full, < 0 on a dead connection. */
+static int send_now(struct client *c, const void *data, size_t len, int fd)
+{
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {(void *)data, len};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = ctl.space;
+		mh.msg_controllen = sizeof(ctl.space);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	while (sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		if (errno == EINTR)
+			continue;
+		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno;
+	}
+	return 1;
+}
+
+static int enqueue(struct client *c, const void *data, size_t len, int fd)
+{
+	struct outmsg *m;
+
+	if (c->outq_len == CLIENT_OUTQ_MAX)
+		return -ENOBUFS;
+	m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	memcpy(m->data, data, len);
+	m->len = (uint32_t)len;
+	m->fd = fd;
+	c->outq[(c->outq_head + c->outq_len) % CLIENT_OUTQ_MAX] = m;
+	if (c->outq_len++ == 0)
+		event_add(c->ev_write, NULL);
+	return 0;
+}
+
+int client_send(struct client *c, uint16_t type, uint32_t seq, const void *payload, size_t len,
+		int fd)
+{
+	unsigned char buf[CMABUF_MSG_MAX];
+	long n = cmabuf_msg_encode(buf, sizeof(buf), type, seq, payload, len, fd >= 0 ? 1 : 0);
+	int ret = n < 0 ? (int)n : 0;
+
+	if (ret == 0 && c->outq_len == 0)
+		ret = send_now(c, buf, (size_t)n, fd);
+	if (ret == 0) /* keep order: once anything waits, everything waits */
+		ret = enqueue(c, buf, (size_t)n, fd);
+	else if (ret == 1 && fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		log_warn("client pid %d: cannot send %s (%s); disconnecting", (int)c->pid,
+			 cmabuf_msg_type_name(type), strerror(-ret));
+		c->closing = true;
+		return ret;
+	}
+	return 0;
+}
+
+int client_send_error(struct client *c, uint32_t seq, uint16_t request_type, int err,
+		      const char *fmt, ...)
+{
+	struct cmabuf_msg_error e;
+	va_list ap;
+
+	memset(&e, 0, sizeof(e));
+	e.error = err < 0 ? err : -EIO;
+	e.request_type = request_type;
+	va_start(ap, fmt);
+	vsnprintf(e.reason, sizeof(e.reason), fmt, ap);
+	va_end(ap);
+	return client_send(c, CMABUF_MSG_ERROR, seq, &e, sizeof(e), -1);
+}
+
+static void on_writable(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+
+	while (c->outq_len) {
+		struct outmsg *m = c->outq[c->outq_head];
+		int ret = send_now(c, m->data, m->len, m->fd);
+
+		if (ret == 0)
+			return;
+		if (ret < 0) {
+			client_drop(c, "send failed");
+			return;
+		}
+		if (m->fd >= 0)
+			close(m->fd);
+		free(m);
+		c->outq_head = (c->outq_head + 1) % CLIENT_OUTQ_MAX;
+		c->outq_len--;
+	}
+	event_del(c->ev_write);
+	if (c->closing)
+		client_drop(c, "protocol error");
+}
+
+/* Reads one datagram; closes every descriptor that came with it. */
+static ssize_t read_datagram(struct client *c, void *buf, size_t cap, unsigned *nfds, int *trunc)
+{
+	union {
+		char space[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {buf, cap};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.space,
+			    .msg_controllen = sizeof(ctl.space)};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	do
+		n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	*nfds = 0;
+	for (cm = n >= 0 ? CMSG_FIRSTHDR(&mh) : NULL; cm; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t i, k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (i = 0; i < k; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			close(fd); /* no request carries descriptors */
+			(*nfds)++;
+		}
+	}
+	*trunc = n >= 0 && (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+	return n;
+}
+
+static void on_readable(evutil_socket_t fd, short what, void *arg)
+{
+	struct client *c = arg;
+	unsigned char buf[CMABUF_MSG_MAX];
+	struct cmabuf_msg msg;
+	unsigned nfds;
+	int trunc, ret;
+	ssize_t n = read_datagram(c, buf, sizeof(buf), &nfds, &trunc);
+
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return;
+	if (n <= 0 || c->closing) {
+		client_drop(c, n == 0 ? "hung up" : "read error");
+		return;
+	}
+	ret = trunc ? -EMSGSIZE : cmabuf_msg_decode(buf, (size_t)n, nfds, CMABUF_TO_SERVER, &msg);
+	if (ret < 0) {
+		log_warn("client pid %d uid %u: malformed message (%s, %zd bytes, %u fds); "
+			 "disconnecting",
+			 (int)c->pid, (unsigned)c->uid, strerror(-ret), n, nfds);
+		client_send_error(c, 0, 0, ret, "malformed message (%s); closing the connection",
+				  strerror(-ret));
+		c->closing = true;
+	} else if (client_handle(c, &msg) < 0) {
+		c->closing = true;
+	}
+	if (c->closing && c->outq_len == 0)
+		client_drop(c, "protocol error");
+	else if (c->closing)
+		event_del(c->ev_read);
+}

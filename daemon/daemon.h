@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* The daemon's shared state, owned by main.c and used by the server and the request handlers. */
+#ifndef CMABUF_DAEMON_H
+#define CMABUF_DAEMON_H
+
+#include <bsd/sys/queue.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ledger.h"
+#include "options.h"
+
+struct allocator;
+struct backend;
+struct client;
+struct event;
+struct event_base;
+
+TAILQ_HEAD(client_list, client);
+
+struct daemon_stats {
+	uint64_t allocations;
+	uint64_t failures;
+};
+
+struct daemon {
+	const struct options *opt;
+	struct event_base *base;
+	struct backend *be;
+	struct allocator *alloc;
+	struct ledger ledger;
+	struct client_list clients;
+	unsigned nclients;
+	uint64_t next_id;
+	uint64_t start_ms;
+	struct daemon_stats stats;
+	int listen_fd;
+	bool socket_bound; /* we created the socket file, so we remove it */
+	struct event *ev_listen;
+	struct event *ev_backend;
+};
+
+uint64_t now_ms(int clock_id);
+
+/* The backend's release callback: the range returns to the allocator. */
+void daemon_buffer_released(void *ctx, uint64_t cookie);
+
+/* Owner lets go (FREE or disconnect); the buffer stays charged until released. */
+void daemon_buffer_unexport(struct daemon *d, struct buffer *b);
+
+#endif

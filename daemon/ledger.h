@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ledger: every live buffer, who owns it and where it lies. A buffer stays
+ * here, charged to its owner, until the backend reports it released.
+ */
+#ifndef CMABUF_LEDGER_H
+#define CMABUF_LEDGER_H
+
+#include <bsd/sys/queue.h>
+#include "rbtree.h"
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "protocol.h"
+
+struct client;
+
+struct buffer {
+	uint64_t id; /* also the backend cookie */
+	uint64_t offset;
+	uint64_t size; /* as placed: rounded up to the page */
+	uint64_t created_ms;
+	pid_t pid;
+	uid_t uid;
+	char name[CMABUF_NAME_LEN];
+	struct client *owner; /* NULL once the owner let go; release still pending */
+	RB_ENTRY(buffer) by_id;
+	TAILQ_ENTRY(buffer) owner_link;
+};
+
+RB_HEAD(buffer_tree, buffer);
+
+struct ledger {
+	struct buffer_tree buffers;
+	uint32_t count;
+	uint64_t pending_release_bytes; /* owner let go, someone still holds it */
+};
+
+void ledger_init(struct ledger *l);
+void ledger_insert(struct ledger *l, struct buffer *b);
+void ledger_remove(struct ledger *l, struct buffer *b);
+struct buffer *ledger_find(struct ledger *l, uint64_t id);
+/* The first buffer with id > after_id, for paging through the list. */
+struct buffer *ledger_next_after(struct ledger *l, uint64_t after_id);
+struct buffer *ledger_next(struct ledger *l, struct buffer *b);
+
+#endif

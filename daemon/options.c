@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "options.h"
+
+#define DEFAULT_REGION_SIZE (256ull << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cmabufd [OPTIONS]\n"
+		"\n"
+		"Serves physically contiguous, coherent dma-buf buffers to clients over a Unix\n"
+		"socket. Clients use libcmabuf; `cmabufctl status` shows what the daemon holds.\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket=PATH         Listen on PATH (default: $CMABUF_SOCKET, else\n"
+		"                            %s). The parent directory is created.\n"
+		"      --socket-mode=MODE    Permissions of the socket, octal (default 0660).\n"
+		"                            Who can connect is who can allocate.\n"
+		"  -b, --backend=NAME        Where memory comes from:\n"
+		"                              memfd  an emulated region, each buffer a sealed\n"
+		"                                     memfd; needs no kernel module (not "
+		"contiguous,\n"
+		"                                     device addresses are offsets)\n"
+		"                              uio    the uio_cma kernel stub's carve-out (real,\n"
+		"                                     contiguous; see docs/kmod.md)\n"
+		"                              auto   uio when a uio_cma region exists, else "
+		"memfd\n"
+		"                            (default: auto; the first log line says which)\n"
+		"  -r, --region-size=SIZE    Size of the memfd backend's region, with optional\n"
+		"                            K/M/G suffix (default 256M).\n"
+		"      --max-clients=N       Connections served at once (default 1024).\n"
+		"      --max-buffers=N       Live buffers per client (default 4096).\n"
+		"  -v, --verbose             Log every request.\n"
+		"  -h, --help                Show this help.\n"
+		"  -V, --version             Show the version.\n"
+		"\n"
+		"Examples:\n"
+		"  cmabufd --backend=memfd --socket=/tmp/cmabuf.sock --region-size=64M\n"
+		"  CMABUF_SOCKET=/tmp/cmabuf.sock cmabufctl status\n"
+		"\n"
+		"Signals: SIGTERM and SIGINT shut down cleanly.\n",
+		CMABUF_DEFAULT_SOCKET);
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	unsigned shift = 0;
+
+	if (!s || !*s || *s == '-')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k':
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'm':
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'g':
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
+	}
+	if (*end == 'i' || *end == 'B')
+		end += (*end == 'i' && end[1] == 'B') ? 2 : 1;
+	if (*end || (shift && v > (UINT64_MAX >> shift)))
+		return -EINVAL;
+	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max)
+		return -EINVAL;
+	*out = (unsigned)v;
+	return 0;
+}
+
+static int parse_backend(const char *s, enum backend_choice *out)
+{
+	if (!strcmp(s, "memfd"))
+		*out = BACKEND_MEMFD;
+	else if (!strcmp(s, "uio"))
+		*out = BACKEND_UIO;
+	else if (!strcmp(s, "auto"))
+		*out = BACKEND_AUTO;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int parse_mode(const char *s, mode_t *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 8);
+
+	if (end == s || *end || v > 0777)
+		return -EINVAL;
+	*out = (mode_t)v;
+	return 0;
+}
+
+static void defaults(struct options *opt)
+{
+	const char *env = getenv("CMABUF_SOCKET");
+
+	memset(opt, 0, sizeof(*opt));
+	opt->socket_path = env && *env ? env : CMABUF_DEFAULT_SOCKET;
+	opt->socket_mode = 0660;
+	opt->backend = BACKEND_AUTO;
+	opt->region_size = DEFAULT_REGION_SIZE;
+	opt->max_clients = 1024;
+	opt->max_buffers_per_client = 4096;
+}
+
+static int bad(const char *what, const char *value, const char *hint)
+{
+	fprintf(stderr, "cmabufd: invalid %s '%s': %s\nTry 'cmabufd --help'.\n", what, value, hint);
+	return -1;
+}
+
+enum { OPT_SOCKET_MODE = 256, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS };
+
+static const struct option long_opts[] = {
+	{"socket", required_argument, NULL, 's'},
+	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	{"backend", required_argument, NULL, 'b'},
+	{"region-size", required_argument, NULL, 'r'},
+	{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+	{"max-buffers", required_argument, NULL, OPT_MAX_BUFFERS},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+static int apply(int c, const char *arg, struct options *opt)
+{
+	switch (c) {
+	case 's':
+		opt->socket_path = arg;
+		return 0;
+	case OPT_SOCKET_MODE:
+		return parse_mode(arg, &opt->socket_mode)
+			       ? bad("--socket-mode", arg, "octal, e.g. 0660")
+			       : 0;
+	case 'b':
+		return parse_backend(arg, &opt->backend)
+			       ? bad("--backend", arg, "use memfd, uio or auto")
+			       : 0;
+	case 'r':
+		if (parse_size(arg, &opt->region_size) || opt->region_size < 65536)
+			return bad("--region-size", arg, "a size of at least 64K, e.g. 256M");
+		return 0;
+	case OPT_MAX_CLIENTS:
+		return parse_uint(arg, 1, 65536, &opt->max_clients)
+			       ? bad("--max-clients", arg, "1..65536")
+			       : 0;
+	case OPT_MAX_BUFFERS:
+		return parse_uint(arg, 1, 1u << 20, &opt->max_buffers_per_client)
+			       ? bad("--max-buffers", arg, "1..1048576")
+			       : 0;
+	case 'v':
+		opt->verbose = true;
+		return 0;
+	default:
+		fprintf(stderr, "Try 'cmabufd --help'.\n");
+		return -1;
+	}
+}
+
+int options_parse(int argc, char **argv, struct options *opt)
+{
+	int c;
+
+	defaults(opt);
+	while ((c = getopt_long(argc, argv, "s:b:r:vhV", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 1;
+		}
+		if (c == 'V') {
+			printf("cmabufd %s\n", CMABUF_VERSION);
+			return 1;
+		}
+		if (apply(c, optarg, opt) < 0)
+			return -1;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "cmabufd: unexpected argument '%s'\nTry 'cmabufd --help'.\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}

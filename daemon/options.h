@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef CMABUF_OPTIONS_H
+#define CMABUF_OPTIONS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum backend_choice { BACKEND_AUTO, BACKEND_MEMFD, BACKEND_UIO };
+
+struct options {
+	const char *socket_path;
+	mode_t socket_mode;
+	enum backend_choice backend;
+	uint64_t region_size; /* memfd backend */
+	unsigned max_clients;
+	unsigned max_buffers_per_client;
+	bool verbose;
+};
+
+/* Returns 0 to run, 1 when --help/--version was served, -1 on a usage error (already reported). */
+int options_parse(int argc, char **argv, struct options *opt);
+
+/* "256M", "1G", "4096", "64k": bytes, or -EINVAL. */
+int parse_size(const char *s, uint64_t *out);
+
+#endif

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/* libcmabuf: the public client API in cmabuf.h, over connection.c. */
+#include <errno.h>
+#include <linux/dma-buf.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "cmabuf.h"
+#include "connection.h"
+
+#define EXPORT __attribute__((visibility("default")))
+
+struct cmabuf {
+	pthread_mutex_t lock; /* one request/reply exchange at a time */
+	struct cmabuf_conn conn;
+	int refs; /* the connection plus every live buffer */
+};
+
+struct cmabuf_buffer {
+	struct cmabuf *cb;
+	uint64_t id;
+	uint64_t size;
+	uint64_t dev_addr;
+	uint32_t flags; /* CMABUF_BUFFER_* from the reply */
+	int fd;
+	void *map;
+};
+
+/* Buffers keep their connection alive, so freeing after disconnect is safe. */
+static void cb_unref(struct cmabuf *cb)
+{
+	int last;
+
+	pthread_mutex_lock(&cb->lock);
+	last = --cb->refs == 0;
+	pthread_mutex_unlock(&cb->lock);
+	if (!last)
+		return;
+	cmabuf_conn_close(&cb->conn);
+	pthread_mutex_destroy(&cb->lock);
+	free(cb);
+}
+
+EXPORT int cmabuf_connect(const char *socket_path, struct cmabuf **out)
+{
+	struct cmabuf *cb;
+	int ret;
+
+	if (!out)
+		return -EINVAL;
+	cb = calloc(1, sizeof(*cb));
+	if (!cb)
+		return -ENOMEM;
+	ret = cmabuf_conn_open(&cb->conn, socket_path);
+	if (ret < 0) {
+		free(cb);
+		return ret;
+	}
+	pthread_mutex_init(&cb->lock, NULL);
+	cb->refs = 1;
+	*out = cb;
+	return 0;
+}
+
+EXPORT void cmabuf_disconnect(struct cmabuf *cb)
+{
+	if (!cb)
+		return;
+	pthread_mutex_lock(&cb->lock);
+	/* Closing tells the daemon; buffers still held keep working as fds. */
+	cmabuf_conn_close(&cb->conn);
+	pthread_mutex_unlock(&cb->lock);
+	cb_unref(cb);
+}
+
+static int request(struct cmabuf *cb, uint16_t type, const void *payload, size_t len,
+		   struct cmabuf_msg *reply, int *fd_out)
+{
+	int ret;
+
+	pthread_mutex_lock(&cb->lock);
+	ret = cmabuf_conn_request(&cb->conn, type, payload, len, reply, fd_out);
+	pthread_mutex_unlock(&cb->lock);
+	return ret;
+}
+
+static int fill_alloc_request(const struct cmabuf_alloc_desc *d, struct cmabuf_msg_alloc *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->size = d->size;
+	m->align = d->align;
+	m->flags = d->flags;
+	cmabuf_copy_name(m->pool, sizeof(m->pool), d->pool);
+	cmabuf_copy_name(m->name, sizeof(m->name), d->name);
+	return 0;
+}
+
+EXPORT int cmabuf_alloc(struct cmabuf *cb, const struct cmabuf_alloc_desc *desc,
+			struct cmabuf_buffer **out)
+{
+	struct cmabuf_msg_alloc req;
+	struct cmabuf_msg reply;
+	struct cmabuf_buffer *buf;
+	int ret, fd = -1;
+
+	if (!cb || !desc || !out)
+		return -EINVAL;
+	buf = calloc(1, sizeof(*buf));
+	if (!buf)
+		return -ENOMEM;
+	fill_alloc_request(desc, &req);
+	ret = request(cb, CMABUF_MSG_ALLOC, &req, sizeof(req), &reply, &fd);
+	if (ret == 0 && (reply.hdr.type != CMABUF_MSG_ALLOC_REPLY || fd < 0))
+		ret = -EPROTO;
+	if (ret < 0) {
+		if (fd >= 0)
+			close(fd);
+		free(buf);
+		return ret;
+	}
+	buf->cb = cb;
+	buf->id = reply.u.alloc_reply.id;
+	buf->size = reply.u.alloc_reply.size;
+	buf->dev_addr = reply.u.alloc_reply.dev_addr;
+	buf->flags = reply.u.alloc_reply.flags;
+	buf->fd = fd;
+	pthread_mutex_lock(&cb->lock);
+	cb->refs++;
+	pthread_mutex_unlock(&cb->lock);
+	*out = buf;
+	return 0;
+}
+
+EXPORT int cmabuf_free(struct cmabuf_buffer *buf)
+{
+	struct cmabuf_msg_free req;
+	struct cmabuf_msg reply;
+	int ret;
+
+	if (!buf)
+		return 0;
+	if (buf->map)
+		munmap(buf->map, buf->size);
+	close(buf->fd);
+	memset(&req, 0, sizeof(req));
+	req.id = buf->id;
+	ret = request(buf->cb, CMABUF_MSG_FREE, &req, sizeof(req), &reply, NULL);
+	cb_unref(buf->cb);
+	free(buf);
+	return ret;
+}
+
+EXPORT int cmabuf_buffer_fd(const struct cmabuf_buffer *buf)
+{
+	return buf ? buf->fd : -EINVAL;
+}
+
+EXPORT uint64_t cmabuf_buffer_size(const struct cmabuf_buffer *buf)
+{
+	return buf ? buf->size : 0;
+}
+
+EXPORT uint64_t cmabuf_buffer_id(const struct cmabuf_buffer *buf)
+{
+	return buf ? buf->id : 0;
+}
+
+EXPORT int cmabuf_buffer_dev_addr(const struct cmabuf_buffer *buf, uint64_t *addr)
+{
+	if (!buf || !addr)
+		return -EINVAL;
+	if (!(buf->flags & CMABUF_BUFFER_DEV_ADDR_VALID))
+		return -EPERM;
+	*addr = buf->dev_addr;
+	return 0;
+}
+
+EXPORT void *cmabuf_map(struct cmabuf_buffer *buf)
+{
+	void *p;
+
+	if (!buf)
+		return NULL;
+	if (buf->map)
+		return buf->map;
+	/* The exporter decides the attributes: write-combined for uio, shared pages for memfd. */
+	p = mmap(NULL, buf->size, PROT_READ | PROT_WRITE, MAP_SHARED, buf->fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	buf->map = p;
+	return p;
+}
+
+static int sync_ioctl(struct cmabuf_buffer *buf, unsigned flags, uint64_t phase)
+{
+	struct dma_buf_sync s = {.flags = phase};
+
+	if (!buf || !flags || (flags & ~(CMABUF_SYNC_READ | CMABUF_SYNC_WRITE)))
+		return -EINVAL;
+	if (flags & CMABUF_SYNC_READ)
+		s.flags |= DMA_BUF_SYNC_READ;
+	if (flags & CMABUF_SYNC_WRITE)
+		s.flags |= DMA_BUF_SYNC_WRITE;
+	while (ioctl(buf->fd, DMA_BUF_IOCTL_SYNC, &s) < 0) {
+		if (errno == EINTR || errno == EAGAIN)
+			continue;
+		/* A memfd is not a dma-buf: ordinary shared memory needs no sync. */
+		return errno == ENOTTY ? 0 : -errno;
+	}
+	return 0;
+}
+
+EXPORT int cmabuf_sync_begin(struct cmabuf_buffer *buf, unsigned flags)
+{
+	return sync_ioctl(buf, flags, DMA_BUF_SYNC_START);
+}
+
+EXPORT int cmabuf_sync_end(struct cmabuf_buffer *buf, unsigned flags)
+{
+	return sync_ioctl(buf, flags, DMA_BUF_SYNC_END);
+}
+
+EXPORT const char *cmabuf_last_error(struct cmabuf *cb)
+{
+	return cb ? cb->conn.last_error : "no connection";
+}

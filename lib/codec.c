@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT */
+/* Encoder and pure decoder for the wire protocol in protocol.h. */
+#include <errno.h>
+#include <string.h>
+
+#include "protocol.h"
+
+typedef int (*payload_check_fn)(const struct cmabuf_msg *msg);
+
+struct msg_rule {
+	const char *name;
+	enum cmabuf_msg_dir dir;
+	size_t fixed;  /* payload bytes before any entries */
+	size_t entry;  /* bytes per trailing entry; 0 for fixed-size messages */
+	unsigned nfds; /* descriptors that must accompany it */
+	payload_check_fn check;
+};
+
+static int terminated(const char *field, size_t cap)
+{
+	return memchr(field, '\0', cap) != NULL;
+}
+
+static int check_hello(const struct cmabuf_msg *m)
+{
+	/* Version is checked by the server so it can answer with both numbers. */
+	return m->u.hello.flags == 0 ? 0 : -EBADMSG;
+}
+
+static int check_hello_reply(const struct cmabuf_msg *m)
+{
+	return terminated(m->u.hello_reply.backend, CMABUF_BACKEND_LEN) ? 0 : -EBADMSG;
+}
+
+static int check_error(const struct cmabuf_msg *m)
+{
+	if (m->u.error.error >= 0)
+		return -EBADMSG;
+	return terminated(m->u.error.reason, CMABUF_REASON_LEN) ? 0 : -EBADMSG;
+}
+
+static int check_alloc(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_alloc *a = &m->u.alloc;
+
+	if (a->pad != 0)
+		return -EBADMSG;
+	if (!terminated(a->pool, CMABUF_POOL_LEN) || !terminated(a->name, CMABUF_NAME_LEN))
+		return -EBADMSG;
+	return 0;
+}
+
+static int check_alloc_reply(const struct cmabuf_msg *m)
+{
+	return m->u.alloc_reply.pad == 0 ? 0 : -EBADMSG;
+}
+
+static int check_status_reply(const struct cmabuf_msg *m)
+{
+	return terminated(m->u.status_reply.backend, CMABUF_BACKEND_LEN) ? 0 : -EBADMSG;
+}
+
+static int check_buffers_reply(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_buffers_reply *h = &m->u.buffers_reply.head;
+	uint32_t i;
+
+	if (h->more > 1)
+		return -EBADMSG;
+	for (i = 0; i < h->count; i++) {
+		if (!terminated(m->u.buffers_reply.entries[i].name, CMABUF_NAME_LEN))
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+#define FIXED(t) sizeof(t), 0
+static const struct msg_rule rules[CMABUF_MSG_TYPE_COUNT] = {
+	[CMABUF_MSG_HELLO] = {"HELLO", CMABUF_TO_SERVER, FIXED(struct cmabuf_msg_hello), 0,
+			      check_hello},
+	[CMABUF_MSG_HELLO_REPLY] = {"HELLO_REPLY", CMABUF_TO_CLIENT,
+				    FIXED(struct cmabuf_msg_hello_reply), 0, check_hello_reply},
+	[CMABUF_MSG_ERROR] = {"ERROR", CMABUF_TO_CLIENT, FIXED(struct cmabuf_msg_error), 0,
+			      check_error},
+	[CMABUF_MSG_ALLOC] = {"ALLOC", CMABUF_TO_SERVER, FIXED(struct cmabuf_msg_alloc), 0,
+			      check_alloc},
+	[CMABUF_MSG_ALLOC_REPLY] = {"ALLOC_REPLY", CMABUF_TO_CLIENT,
+				    FIXED(struct cmabuf_msg_alloc_reply), 1, check_alloc_reply},
+	[CMABUF_MSG_FREE] = {"FREE", CMABUF_TO_SERVER, FIXED(struct cmabuf_msg_free), 0, NULL},
+	[CMABUF_MSG_OK] = {"OK", CMABUF_TO_CLIENT, 0, 0, 0, NULL},
+	[CMABUF_MSG_STATUS] = {"STATUS", CMABUF_TO_SERVER, 0, 0, 0, NULL},
+	[CMABUF_MSG_STATUS_REPLY] = {"STATUS_REPLY", CMABUF_TO_CLIENT,
+				     FIXED(struct cmabuf_msg_status_reply), 0, check_status_reply},
+	[CMABUF_MSG_LIST_BUFFERS] = {"LIST_BUFFERS", CMABUF_TO_SERVER,
+				     FIXED(struct cmabuf_msg_list_buffers), 0, NULL},
+	[CMABUF_MSG_LIST_BUFFERS_REPLY] = {"LIST_BUFFERS_REPLY", CMABUF_TO_CLIENT,
+					   sizeof(struct cmabuf_msg_buffers_reply),
+					   sizeof(struct cmabuf_buffer_entry), 0,
+					   check_buffers_reply},
+};
+#undef FIXED
+
+static const struct msg_rule *rule_for(unsigned type)
+{
+	if (type == 0 || type >= CMABUF_MSG_TYPE_COUNT)
+		return NULL;
+	return &rules[type];
+}
+
+const char *cmabuf_msg_type_name(unsigned type)
+{
+	const struct msg_rule *r = rule_for(type);
+
+	return r ? r->name : "UNKNOWN";
+}
+
+/* Whether a payload of len bytes has the shape the rule allows. */
+static int payload_len_ok(const struct msg_rule *r, const void *payload, size_t len)
+{
+	const struct cmabuf_msg_buffers_reply *head = payload;
+
+	if (r->entry == 0)
+		return len == r->fixed;
+	if (len < r->fixed)
+		return 0;
+	/* The fixed part says how many entries follow; the length must agree. */
+	return head->count <= CMABUF_LIST_MAX_ENTRIES && len == r->fixed + head->count * r->entry;
+}
+
+int cmabuf_msg_decode(const void *buf, size_t len, unsigned nfds, enum cmabuf_msg_dir dir,
+		      struct cmabuf_msg *out)
+{
+	struct cmabuf_msg msg;
+	const struct msg_rule *r;
+
+	if (len > CMABUF_MSG_MAX)
+		return -EMSGSIZE;
+	if (len < sizeof(msg.hdr))
+		return -EBADMSG;
+	memcpy(&msg.hdr, buf, sizeof(msg.hdr));
+	if (msg.hdr.length != len - sizeof(msg.hdr) || msg.hdr.reserved != 0)
+		return -EBADMSG;
+	r = rule_for(msg.hdr.type);
+	if (!r || r->dir != dir)
+		return -EPROTO;
+	if (msg.hdr.nfds != nfds || nfds != r->nfds)
+		return -EBADMSG;
+	/* Copy first: the fixed part of a list reply must be read to check the length. */
+	memset(&msg.u, 0, sizeof(msg.u));
+	memcpy(&msg.u, (const char *)buf + sizeof(msg.hdr), msg.hdr.length);
+	if (msg.hdr.length < r->fixed || !payload_len_ok(r, &msg.u, msg.hdr.length))
+		return -EBADMSG;
+	if (r->check) {
+		int ret = r->check(&msg);
+
+		if (ret < 0)
+			return ret;
+	}
+	memcpy(out, &msg, sizeof(msg.hdr) + msg.hdr.length);
+	return 0;
+}
+
+long cmabuf_msg_encode(void *buf, size_t cap, uint16_t type, uint32_t seq, const void *payload,
+		       size_t payload_len, unsigned nfds)
+{
+	const struct msg_rule *r = rule_for(type);
+	struct cmabuf_msg_header hdr = {
+		.type = type,
+		.nfds = (uint16_t)nfds,
+		.length = (uint32_t)payload_len,
+		.seq = seq,
+	};
+	size_t total = sizeof(hdr) + payload_len;
+
+	if (!r || nfds != r->nfds || !payload_len_ok(r, payload, payload_len))
+		return -EINVAL;
+	if (total > cap || total > CMABUF_MSG_MAX)
+		return -EMSGSIZE;
+	memcpy(buf, &hdr, sizeof(hdr));
+	if (payload_len)
+		memcpy((char *)buf + sizeof(hdr), payload, payload_len);
+	return (long)total;
+}
+
+void cmabuf_copy_name(char *dst, size_t cap, const char *src)
+{
+	size_t n = 0;
+
+	if (cap == 0)
+		return;
+	if (src) {
+		n = strnlen(src, cap - 1);
+		memcpy(dst, src, n);
+	}
+	memset(dst + n, 0, cap - n);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The client end of a cmabufd connection: connect + HELLO, and one
+ * request/reply exchange at a time. Shared by libcmabuf and cmabufctl; not
+ * part of the public API.
+ */
+#ifndef CMABUF_CONNECTION_H
+#define CMABUF_CONNECTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol.h"
+
+struct cmabuf_conn {
+	int fd;
+	uint32_t next_seq;
+	struct cmabuf_msg_hello_reply server; /* what the daemon said in HELLO_REPLY */
+	char last_error[CMABUF_REASON_LEN + 64];
+};
+
+/* path NULL: $CMABUF_SOCKET, else the built-in default. */
+const char *cmabuf_conn_socket_path(const char *path);
+
+/* Connects and says HELLO. On failure c->last_error says why and c->fd is -1. */
+int cmabuf_conn_open(struct cmabuf_conn *c, const char *path);
+void cmabuf_conn_close(struct cmabuf_conn *c);
+
+/*
+ * Sends one request and waits for the reply with the same sequence number.
+ * An ERROR reply becomes its negative errno with c->last_error set to the
+ * reason. A descriptor received with the reply is stored in *fd_out (which may
+ * be NULL only for replies that carry none).
+ */
+int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len,
+			struct cmabuf_msg *reply, int *fd_out);
+
+#endif

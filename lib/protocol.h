@@ -1,0 +1,198 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The cmabuf wire protocol, whole: shared by cmabufd, libcmabuf and cmabufctl.
+ *
+ * Transport: an AF_UNIX SOCK_SEQPACKET socket, so one datagram is one message
+ * and message boundaries are the kernel's business. Integers are in host byte
+ * order (both ends are on the same machine). Every message is a fixed header
+ * followed by exactly one payload struct (or, for list replies, a fixed part and
+ * an array of entries). File descriptors travel as SCM_RIGHTS and the header says
+ * how many: a mismatch is a protocol error.
+ *
+ * The first message on a connection must be HELLO; a client speaking another
+ * version gets an ERROR naming both versions and the connection is closed.
+ * Replies echo the request's sequence number. Server-initiated events use
+ * sequence number 0. See docs/protocol.md.
+ */
+#ifndef CMABUF_PROTOCOL_H
+#define CMABUF_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMABUF_PROTOCOL_VERSION 1u
+
+/* No datagram is larger: the receiver reads into a buffer of this size and
+ * treats a truncated (MSG_TRUNC) read as a protocol error. */
+#define CMABUF_MSG_MAX	   4096u
+#define CMABUF_MSG_MAX_FDS 1u
+
+#define CMABUF_NAME_LEN	   64u	/* buffer names, NUL-terminated within */
+#define CMABUF_POOL_LEN	   32u	/* pool names */
+#define CMABUF_REASON_LEN  192u /* human-readable error reasons */
+#define CMABUF_BACKEND_LEN 16u
+
+enum cmabuf_msg_type {
+	CMABUF_MSG_HELLO = 1,	       /* c→s  struct cmabuf_msg_hello */
+	CMABUF_MSG_HELLO_REPLY,	       /* s→c  struct cmabuf_msg_hello_reply */
+	CMABUF_MSG_ERROR,	       /* s→c  struct cmabuf_msg_error */
+	CMABUF_MSG_ALLOC,	       /* c→s  struct cmabuf_msg_alloc */
+	CMABUF_MSG_ALLOC_REPLY,	       /* s→c  struct cmabuf_msg_alloc_reply + 1 fd */
+	CMABUF_MSG_FREE,	       /* c→s  struct cmabuf_msg_free */
+	CMABUF_MSG_OK,		       /* s→c  no payload: the request succeeded */
+	CMABUF_MSG_STATUS,	       /* c→s  no payload */
+	CMABUF_MSG_STATUS_REPLY,       /* s→c  struct cmabuf_msg_status_reply */
+	CMABUF_MSG_LIST_BUFFERS,       /* c→s  struct cmabuf_msg_list_buffers */
+	CMABUF_MSG_LIST_BUFFERS_REPLY, /* s→c struct cmabuf_msg_buffers_reply + entries */
+	CMABUF_MSG_TYPE_COUNT
+};
+
+struct cmabuf_msg_header {
+	uint16_t type;	 /* enum cmabuf_msg_type */
+	uint16_t nfds;	 /* SCM_RIGHTS descriptors attached to this datagram */
+	uint32_t length; /* payload bytes following this header */
+	uint32_t seq;	 /* chosen by the client, echoed in the reply; 0 for events */
+	uint32_t reserved;
+};
+
+struct cmabuf_msg_hello {
+	uint32_t version; /* CMABUF_PROTOCOL_VERSION */
+	uint32_t flags;	  /* none defined yet; must be 0 */
+};
+
+#define CMABUF_HELLO_HAS_DEV_ADDR (1u << 0) /* this client may learn device addresses */
+
+struct cmabuf_msg_hello_reply {
+	uint32_t version;
+	uint32_t flags; /* CMABUF_HELLO_* */
+	uint64_t region_size;
+	char backend[CMABUF_BACKEND_LEN]; /* "memfd", "uio" */
+};
+
+struct cmabuf_msg_error {
+	int32_t error;	       /* negative errno */
+	uint32_t request_type; /* the type of the refused request */
+	char reason[CMABUF_REASON_LEN];
+};
+
+struct cmabuf_msg_alloc {
+	uint64_t size;
+	uint64_t align; /* 0: page; otherwise a power of two */
+	uint32_t flags; /* CMABUF_ALLOC_* from cmabuf.h */
+	uint32_t pad;
+	char pool[CMABUF_POOL_LEN];
+	char name[CMABUF_NAME_LEN];
+};
+
+#define CMABUF_BUFFER_DEV_ADDR_VALID (1u << 0)
+
+struct cmabuf_msg_alloc_reply {
+	uint64_t id;
+	uint64_t size;	   /* bytes usable (the requested size) */
+	uint64_t dev_addr; /* meaningful only with CMABUF_BUFFER_DEV_ADDR_VALID */
+	uint32_t flags;
+	uint32_t pad;
+};
+
+struct cmabuf_msg_free {
+	uint64_t id;
+};
+
+struct cmabuf_msg_status_reply {
+	char backend[CMABUF_BACKEND_LEN];
+	uint64_t region_base; /* device address of the region's first byte */
+	uint64_t region_size;
+	uint64_t used;
+	uint64_t free;
+	uint64_t largest_free;
+	uint64_t pending_release; /* bytes freed by owners, still held by someone */
+	uint32_t free_extents;
+	uint32_t buffers;
+	uint32_t clients;
+	uint32_t pad;
+	uint64_t uptime_ms;
+	uint64_t allocations; /* since start */
+	uint64_t failures;
+};
+
+struct cmabuf_msg_list_buffers {
+	uint64_t after_id; /* 0 for the first page; then the last id received */
+};
+
+#define CMABUF_BUFFER_RELEASE_PENDING (1u << 0) /* freed by owner, still referenced */
+
+struct cmabuf_buffer_entry {
+	uint64_t id;
+	uint64_t offset;
+	uint64_t size;
+	uint64_t created_ms; /* CLOCK_REALTIME, milliseconds */
+	uint32_t pid;
+	uint32_t uid;
+	uint32_t flags; /* CMABUF_BUFFER_* */
+	uint32_t pad;
+	char name[CMABUF_NAME_LEN];
+};
+
+struct cmabuf_msg_buffers_reply {
+	uint32_t count; /* entries that follow */
+	uint32_t more;	/* 1 if another page exists */
+};
+
+#define CMABUF_LIST_MAX_ENTRIES                                                                    \
+	((CMABUF_MSG_MAX - sizeof(struct cmabuf_msg_header) -                                      \
+	  sizeof(struct cmabuf_msg_buffers_reply)) /                                               \
+	 sizeof(struct cmabuf_buffer_entry))
+
+/* A decoded message: the header plus a suitably aligned copy of the payload. */
+struct cmabuf_msg {
+	struct cmabuf_msg_header hdr;
+	union {
+		struct cmabuf_msg_hello hello;
+		struct cmabuf_msg_hello_reply hello_reply;
+		struct cmabuf_msg_error error;
+		struct cmabuf_msg_alloc alloc;
+		struct cmabuf_msg_alloc_reply alloc_reply;
+		struct cmabuf_msg_free free;
+		struct cmabuf_msg_status_reply status_reply;
+		struct cmabuf_msg_list_buffers list_buffers;
+		struct {
+			struct cmabuf_msg_buffers_reply head;
+			struct cmabuf_buffer_entry entries[CMABUF_LIST_MAX_ENTRIES];
+		} buffers_reply;
+		unsigned char raw[CMABUF_MSG_MAX];
+	} u;
+};
+
+enum cmabuf_msg_dir {
+	CMABUF_TO_SERVER, /* requests */
+	CMABUF_TO_CLIENT, /* replies and events */
+};
+
+/*
+ * Decodes one datagram. Pure: no I/O, no allocation. Checks, in order: the
+ * datagram holds a header; the header's length equals what follows; the type is
+ * known and travels in direction dir; the payload size is exactly the type's;
+ * the fd count received equals both the header's and the type's; strings are
+ * NUL-terminated within their fields; reserved fields and padding are zero.
+ * Returns 0 or a negative errno (-EBADMSG malformed, -EPROTO wrong type or
+ * direction, -EMSGSIZE oversize); *out is filled only on success.
+ */
+int cmabuf_msg_decode(const void *buf, size_t len, unsigned nfds, enum cmabuf_msg_dir dir,
+		      struct cmabuf_msg *out);
+
+/*
+ * Encodes header + payload into buf (capacity cap). nfds is recorded in the
+ * header; the caller attaches the descriptors. Returns the datagram length or
+ * a negative errno (-EMSGSIZE if it does not fit, -EINVAL unknown type or a
+ * payload length the type does not allow).
+ */
+long cmabuf_msg_encode(void *buf, size_t cap, uint16_t type, uint32_t seq, const void *payload,
+		       size_t payload_len, unsigned nfds);
+
+/* "ALLOC", "HELLO", ...; "UNKNOWN" for anything else. */
+const char *cmabuf_msg_type_name(unsigned type);
+
+/* Copies a C string into a fixed field, truncating and always NUL-terminating. */
+void cmabuf_copy_name(char *dst, size_t cap, const char *src);
+
+#endif

@@ -1,0 +1,190 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+static void exec_daemon(const struct test_daemon *td, const char *const *extra)
+{
+	const char *bin = getenv("CMABUFD");
+	const char *backend = getenv("CMABUF_TEST_BACKEND");
+	char sock[160], be[64], region[64];
+	const char *argv[32];
+	int n = 0;
+
+	snprintf(sock, sizeof(sock), "--socket=%s", td->socket);
+	snprintf(be, sizeof(be), "--backend=%s", backend && *backend ? backend : "memfd");
+	snprintf(region, sizeof(region), "--region-size=%" PRIu64, td->region_size);
+	argv[n++] = bin ? bin : "cmabufd";
+	argv[n++] = sock;
+	argv[n++] = be;
+	argv[n++] = region;
+	while (extra && *extra && n < 31)
+		argv[n++] = *extra++;
+	argv[n] = NULL;
+	execvp(argv[0], (char *const *)argv);
+	fprintf(stderr, "harness: cannot run %s: %s (set $CMABUFD)\n", argv[0], strerror(errno));
+	_exit(127);
+}
+
+int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *const *extra)
+{
+	struct cmabuf_conn c;
+	int i;
+
+	memset(td, 0, sizeof(*td));
+	strcpy(td->dir, "/tmp/cmabuf-test-XXXXXX");
+	if (!mkdtemp(td->dir))
+		return -errno;
+	snprintf(td->socket, sizeof(td->socket), "%s/cmabufd.sock", td->dir);
+	td->region_size = region_size;
+	td->pid = fork();
+	if (td->pid < 0)
+		return -errno;
+	if (td->pid == 0)
+		exec_daemon(td, extra);
+	for (i = 0; i < 500; i++) { /* up to 10 s on a loaded machine */
+		if (cmabuf_conn_open(&c, td->socket) == 0) {
+			cmabuf_conn_close(&c);
+			return 0;
+		}
+		if (waitpid(td->pid, NULL, WNOHANG) == td->pid) {
+			td->pid = 0;
+			return -ECHILD;
+		}
+		sleep_ms(20);
+	}
+	test_daemon_stop(td);
+	return -ETIMEDOUT;
+}
+
+int test_daemon_stop(struct test_daemon *td)
+{
+	int status = -1;
+
+	if (td->pid > 0) {
+		kill(td->pid, SIGTERM);
+		if (waitpid(td->pid, &status, 0) != td->pid)
+			status = -1;
+		td->pid = 0;
+	}
+	unlink(td->socket);
+	rmdir(td->dir);
+	if (status == -1 || !WIFEXITED(status))
+		return -1;
+	return WEXITSTATUS(status);
+}
+
+int test_daemon_status(const struct test_daemon *td, struct cmabuf_msg_status_reply *st)
+{
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+	int ret = cmabuf_conn_open(&c, td->socket);
+
+	if (ret < 0)
+		return ret;
+	ret = cmabuf_conn_request(&c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL);
+	if (ret == 0)
+		*st = r.u.status_reply;
+	cmabuf_conn_close(&c);
+	return ret;
+}
+
+int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n)
+{
+	struct cmabuf_msg_status_reply st;
+	int i;
+
+	for (i = 0; i < 250; i++) {
+		if (test_daemon_status(td, &st) == 0 && st.buffers == n)
+			return 0;
+		sleep_ms(20);
+	}
+	return -ETIMEDOUT;
+}
+
+static int count_fds(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}
+
+/*
+ * Counted while our own connection is the daemon's only client, so that
+ * connections other tests just closed (and the daemon has yet to notice)
+ * do not make the number wobble.
+ */
+int test_daemon_fd_count(const struct test_daemon *td)
+{
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+	int i, n = -ETIMEDOUT;
+
+	if (cmabuf_conn_open(&c, td->socket) < 0)
+		return -ECONNREFUSED;
+	for (i = 0; i < 250; i++) {
+		if (cmabuf_conn_request(&c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL) < 0)
+			break;
+		if (r.u.status_reply.clients == 1) {
+			n = count_fds(td->pid);
+			break;
+		}
+		sleep_ms(20);
+	}
+	cmabuf_conn_close(&c);
+	return n;
+}
+
+static uint32_t pattern_word(uint64_t i, uint32_t seed)
+{
+	uint64_t x = (i + 1) * 0x9e3779b97f4a7c15ull ^ seed;
+
+	return (uint32_t)(x ^ (x >> 29));
+}
+
+void pattern_fill(void *p, uint64_t size, uint32_t seed)
+{
+	uint32_t *w = p;
+	uint64_t i;
+
+	for (i = 0; i < size / 4; i++)
+		w[i] = pattern_word(i, seed);
+}
+
+int pattern_check(const void *p, uint64_t size, uint32_t seed)
+{
+	const uint32_t *w = p;
+	uint64_t i;
+
+	for (i = 0; i < size / 4; i++) {
+		if (w[i] != pattern_word(i, seed))
+			return -1;
+	}
+	return 0;
+}

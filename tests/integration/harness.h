@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A private cmabufd per test: started the way users start it (the real binary,
+ * command-line options), on a socket in a fresh temporary directory.
+ * $CMABUFD names the binary; $CMABUF_TEST_BACKEND picks the backend (memfd by
+ * default; the VM suite runs the same tests with uio).
+ */
+#ifndef CMABUF_TEST_HARNESS_H
+#define CMABUF_TEST_HARNESS_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "connection.h"
+
+struct test_daemon {
+	pid_t pid;
+	char dir[64];
+	char socket[128];
+	uint64_t region_size;
+};
+
+/* Starts cmabufd with the given memfd region size plus extra arguments (NULL-terminated). */
+int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *const *extra);
+/* SIGTERM, and the exit status must be 0. Returns the exit status or -1. */
+int test_daemon_stop(struct test_daemon *td);
+
+/* The daemon's status, through a short-lived connection. */
+int test_daemon_status(const struct test_daemon *td, struct cmabuf_msg_status_reply *st);
+/* Polls until the daemon holds exactly n buffers (5 s at most). */
+int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n);
+/* Number of open descriptors in the daemon process. */
+int test_daemon_fd_count(const struct test_daemon *td);
+
+/* Fills/checks a buffer with a pattern derived from seed. */
+void pattern_fill(void *p, uint64_t size, uint32_t seed);
+int pattern_check(const void *p, uint64_t size, uint32_t seed);
+
+#endif

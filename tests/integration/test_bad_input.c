@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Malformed input from a raw socket: the daemon answers with a reason, closes
+ * that connection, keeps no descriptor it was sent, and serves everyone else.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cmabuf.h"
+#include "harness.h"
+
+static int setup(void **state)
+{
+	static struct test_daemon td;
+
+	if (test_daemon_start(&td, 16u << 20, NULL) < 0)
+		return -1;
+	*state = &td;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	return test_daemon_stop(*state) == 0 ? 0 : -1;
+}
+
+static int raw_connect(const struct test_daemon *td)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	struct timeval tv = {5, 0};
+
+	assert_true(fd >= 0);
+	strcpy(sa.sun_path, td->socket);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void send_hello(int fd, uint32_t version)
+{
+	unsigned char buf[CMABUF_MSG_MAX];
+	struct cmabuf_msg_hello h = {.version = version};
+	long n = cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_HELLO, 1, &h, sizeof(h), 0);
+
+	assert_int_equal(send(fd, buf, (size_t)n, 0), n);
+}
+
+/* Reads what the daemon says, then requires the connection to be closed. */
+static void expect_error_then_close(int fd, int err, const char *reason)
+{
+	unsigned char buf[CMABUF_MSG_MAX];
+	struct cmabuf_msg m;
+	ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+	assert_true(n > 0);
+	assert_int_equal(cmabuf_msg_decode(buf, (size_t)n, 0, CMABUF_TO_CLIENT, &m), 0);
+	assert_int_equal(m.hdr.type, CMABUF_MSG_ERROR);
+	assert_int_equal(m.u.error.error, err);
+	if (reason)
+		assert_non_null(strstr(m.u.error.reason, reason));
+	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
+}
+
+/* A well-behaved client allocates while others misbehave. */
+static void good_client_still_served(const struct test_daemon *td)
+{
+	struct cmabuf *cb;
+	struct cmabuf_alloc_desc d = {.size = 4096, .name = "good"};
+	struct cmabuf_buffer *b;
+
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	assert_int_equal(cmabuf_alloc(cb, &d, &b), 0);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+}
+
+static void version_mismatch_is_explained(void **state)
+{
+	int fd = raw_connect(*state);
+
+	send_hello(fd, 99);
+	expect_error_then_close(fd, -EPROTONOSUPPORT, "cmabufd speaks version 1");
+	close(fd);
+	good_client_still_served(*state);
+}
+
+static void request_before_hello_is_refused(void **state)
+{
+	unsigned char buf[CMABUF_MSG_MAX];
+	int fd = raw_connect(*state);
+	long n = cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_STATUS, 1, NULL, 0, 0);
+
+	assert_int_equal(send(fd, buf, (size_t)n, 0), n);
+	expect_error_then_close(fd, -EPROTO, "say HELLO first");
+	close(fd);
+}
+
+static void garbage_of_every_length_is_refused(void **state)
+{
+	const struct test_daemon *td = *state;
+	unsigned char junk[CMABUF_MSG_MAX];
+	size_t len;
+	int before = test_daemon_fd_count(td);
+
+	srand(1234);
+	for (len = 1; len <= sizeof(junk); len += len < 64 ? 1 : 97) {
+		int fd = raw_connect(td);
+		size_t i;
+
+		send_hello(fd, CMABUF_PROTOCOL_VERSION);
+		assert_true(recv(fd, junk, sizeof(junk), 0) > 0); /* HELLO_REPLY */
+		for (i = 0; i < len; i++)
+			junk[i] = (unsigned char)rand();
+		assert_int_equal(send(fd, junk, len, 0), (ssize_t)len);
+		/* Random bytes can only fail to decode: an error, then the close. */
+		assert_true(recv(fd, junk, sizeof(junk), 0) > 0);
+		assert_int_equal(recv(fd, junk, sizeof(junk), 0), 0);
+		close(fd);
+	}
+	good_client_still_served(td);
+	assert_int_equal(test_daemon_fd_count(td), before);
+}
+
+static void oversize_datagram_is_refused(void **state)
+{
+	const struct test_daemon *td = *state;
+	static unsigned char big[3 * CMABUF_MSG_MAX];
+	int fd = raw_connect(td);
+
+	send_hello(fd, CMABUF_PROTOCOL_VERSION);
+	assert_true(recv(fd, big, sizeof(big), 0) > 0);
+	memset(big, 0, sizeof(big));
+	assert_int_equal(send(fd, big, sizeof(big), 0), (ssize_t)sizeof(big));
+	expect_error_then_close(fd, -EMSGSIZE, NULL);
+	close(fd);
+	good_client_still_served(td);
+}
+
+static void unexpected_descriptors_are_closed_not_kept(void **state)
+{
+	const struct test_daemon *td = *state;
+	int before = test_daemon_fd_count(td);
+	unsigned char buf[CMABUF_MSG_MAX];
+	int fd = raw_connect(td), passed[4], i;
+	long n = cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_STATUS, 2, NULL, 0, 0);
+	union {
+		char space[CMSG_SPACE(sizeof(passed))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {buf, (size_t)n};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.space,
+			    .msg_controllen = sizeof(ctl.space)};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+	send_hello(fd, CMABUF_PROTOCOL_VERSION);
+	assert_true(recv(fd, buf + 2048, 1024, 0) > 0);
+	for (i = 0; i < 4; i++)
+		passed[i] = dup(0);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(passed));
+	memcpy(CMSG_DATA(cm), passed, sizeof(passed));
+	assert_int_equal(sendmsg(fd, &mh, 0), n);
+	expect_error_then_close(fd, -EBADMSG, NULL);
+	close(fd);
+	for (i = 0; i < 4; i++)
+		close(passed[i]);
+	assert_int_equal(test_daemon_fd_count(td), before);
+	good_client_still_served(td);
+}
+
+static void truncated_header_and_lies_about_length(void **state)
+{
+	const struct test_daemon *td = *state;
+	unsigned char buf[CMABUF_MSG_MAX];
+	struct cmabuf_msg_alloc a = {.size = 4096};
+	long n = cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_ALLOC, 2, &a, sizeof(a), 0);
+	int fd = raw_connect(td);
+
+	send_hello(fd, CMABUF_PROTOCOL_VERSION);
+	assert_true(recv(fd, buf + 2048, 1024, 0) > 0);
+	/* Half an ALLOC: the header says more than arrived. */
+	assert_int_equal(send(fd, buf, (size_t)n / 2, 0), n / 2);
+	expect_error_then_close(fd, -EBADMSG, "malformed");
+	close(fd);
+	good_client_still_served(td);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(version_mismatch_is_explained),
+		T(request_before_hello_is_refused),
+		T(garbage_of_every_length_is_refused),
+		T(oversize_datagram_is_refused),
+		T(unexpected_descriptors_are_closed_not_kept),
+		T(truncated_header_and_lies_about_length),
+#undef T
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/* Real client processes against a private cmabufd: the contract in DESIGN.md, end to end. */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cmabuf.h"
+#include "harness.h"
+
+#define REGION	   (64ull << 20)
+#define NV12_1080P 3110400ull
+
+static int setup(void **state)
+{
+	static struct test_daemon td;
+
+	if (test_daemon_start(&td, REGION, NULL) < 0)
+		return -1;
+	*state = &td;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	return test_daemon_stop(*state) == 0 ? 0 : -1;
+}
+
+static struct cmabuf *connect_or_fail(struct test_daemon *td)
+{
+	struct cmabuf *cb = NULL;
+
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	return cb;
+}
+
+static struct cmabuf_buffer *alloc_named(struct cmabuf *cb, uint64_t size, uint64_t align,
+					 const char *name)
+{
+	struct cmabuf_alloc_desc desc = {.size = size, .align = align, .name = name};
+	struct cmabuf_buffer *buf = NULL;
+	int ret = cmabuf_alloc(cb, &desc, &buf);
+
+	if (ret < 0)
+		fail_msg("alloc %s (%llu bytes): %d %s", name, (unsigned long long)size, ret,
+			 cmabuf_last_error(cb));
+	return buf;
+}
+
+/* One child's work: allocate, write, verify its buffers while others do the same. */
+static int client_worker(const char *socket, uint32_t seed)
+{
+	struct cmabuf_buffer *bufs[8];
+	struct cmabuf *cb;
+	int i, bad = 0;
+
+	if (cmabuf_connect(socket, &cb) < 0)
+		return 10;
+	for (i = 0; i < 8; i++) {
+		struct cmabuf_alloc_desc d = {.size = 4096u * (1u + (seed + i) % 97u) + 100u,
+					      .name = "worker"};
+		void *p;
+
+		if (cmabuf_alloc(cb, &d, &bufs[i]) < 0 || !(p = cmabuf_map(bufs[i])))
+			return 11;
+		cmabuf_sync_begin(bufs[i], CMABUF_SYNC_WRITE);
+		pattern_fill(p, cmabuf_buffer_size(bufs[i]), seed * 16 + i);
+		cmabuf_sync_end(bufs[i], CMABUF_SYNC_WRITE);
+	}
+	for (i = 0; i < 8; i++)
+		bad |= pattern_check(cmabuf_map(bufs[i]), cmabuf_buffer_size(bufs[i]),
+				     seed * 16 + i);
+	for (i = 0; i < 8; i++)
+		cmabuf_free(bufs[i]);
+	cmabuf_disconnect(cb);
+	return bad ? 12 : 0;
+}
+
+static void concurrent_clients_write_and_verify(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf_msg_status_reply st;
+	pid_t pids[6];
+	int i, status;
+
+	for (i = 0; i < 6; i++) {
+		pids[i] = fork();
+		assert_true(pids[i] >= 0);
+		if (pids[i] == 0)
+			_exit(client_worker(td->socket, (uint32_t)i + 1));
+	}
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.used, 0);
+	assert_int_equal(st.free_extents, 1);
+	assert_int_equal(st.allocations, 48);
+}
+
+static void live_buffers_never_overlap(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	struct cmabuf_buffer *b[16];
+	uint64_t addr[16], size[16];
+	int i, j;
+
+	for (i = 0; i < 16; i++) {
+		uint64_t align = i % 3 == 0 ? (1u << 20) : 0;
+
+		b[i] = alloc_named(cb, NV12_1080P / (1 + i % 4), align, "frame");
+		assert_int_equal(cmabuf_buffer_dev_addr(b[i], &addr[i]), 0);
+		size[i] = cmabuf_buffer_size(b[i]);
+		if (align)
+			assert_int_equal(addr[i] % align, 0);
+	}
+	for (i = 0; i < 16; i++)
+		for (j = i + 1; j < 16; j++)
+			assert_true(addr[i] + size[i] <= addr[j] || addr[j] + size[j] <= addr[i]);
+	for (i = 0; i < 16; i++)
+		assert_int_equal(cmabuf_free(b[i]), 0);
+	cmabuf_disconnect(cb);
+}
+
+/* The fd is the buffer: another process that never talks to the daemon sees the same bytes. */
+static void fd_passed_to_another_process_shares_bytes(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	struct cmabuf_buffer *b = alloc_named(cb, NV12_1080P, 0, "shared");
+	uint8_t *p = cmabuf_map(b);
+	int sv[2], status;
+	pid_t pid;
+
+	assert_non_null(p);
+	pattern_fill(p, NV12_1080P, 77);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	pid = fork();
+	if (pid == 0) {
+		/* The child receives the fd over a socket, like a pipeline's consumer would. */
+		char byte;
+		union {
+			char space[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {&byte, 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctl.space,
+				    .msg_controllen = sizeof(ctl.space)};
+		struct cmsghdr *cm;
+		int fd;
+		void *q;
+
+		close(sv[0]);
+		if (recvmsg(sv[1], &mh, 0) != 1 || !(cm = CMSG_FIRSTHDR(&mh)))
+			_exit(20);
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+		q = mmap(NULL, NV12_1080P, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (q == MAP_FAILED || pattern_check(q, NV12_1080P, 77))
+			_exit(21);
+		pattern_fill(q, NV12_1080P, 78); /* answer through the same memory */
+		_exit(0);
+	}
+	close(sv[1]);
+	{
+		char byte = 'x';
+		int fd = cmabuf_buffer_fd(b);
+		union {
+			char space[CMSG_SPACE(sizeof(int))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = {&byte, 1};
+		struct msghdr mh = {.msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = ctl.space,
+				    .msg_controllen = sizeof(ctl.space)};
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		assert_int_equal(sendmsg(sv[0], &mh, 0), 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(pattern_check(p, NV12_1080P, 78), 0);
+	close(sv[0]);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+}
+
+static void killed_client_memory_returns(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf_msg_status_reply st;
+	int ready[2], status;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	if (pid == 0) {
+		struct cmabuf *cb;
+		struct cmabuf_alloc_desc d = {.size = 8u << 20, .name = "doomed"};
+		struct cmabuf_buffer *b;
+		int i;
+
+		if (cmabuf_connect(td->socket, &cb) < 0)
+			_exit(1);
+		for (i = 0; i < 3; i++)
+			if (cmabuf_alloc(cb, &d, &b) < 0 || !cmabuf_map(b))
+				_exit(2);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(3);
+		pause();
+		_exit(0);
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.buffers, 3);
+	assert_int_equal(st.used, 3 * (8u << 20));
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.used, 0);
+	assert_int_equal(st.largest_free, REGION);
+	close(ready[0]);
+}
+
+static void enomem_says_why(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	struct cmabuf_buffer *big = alloc_named(cb, REGION - (4u << 20), 0, "big");
+	struct cmabuf_alloc_desc d = {.size = 8u << 20, .name = "too-big"};
+	struct cmabuf_buffer *out = (void *)0x1;
+
+	assert_int_equal(cmabuf_alloc(cb, &d, &out), -ENOMEM);
+	assert_ptr_equal(out, (void *)0x1); /* untouched on failure */
+	assert_non_null(strstr(cmabuf_last_error(cb), "requested 8388608 bytes"));
+	assert_non_null(strstr(cmabuf_last_error(cb), "largest free extent 4.0 MiB"));
+	/* The connection is still good: a fitting request succeeds. */
+	d.size = 4u << 20;
+	assert_int_equal(cmabuf_alloc(cb, &d, &out), 0);
+	cmabuf_free(out);
+	cmabuf_free(big);
+	cmabuf_disconnect(cb);
+}
+
+static void invalid_requests_say_why(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	struct cmabuf_buffer *out = NULL;
+	struct {
+		struct cmabuf_alloc_desc d;
+		const char *reason;
+	} cases[] = {
+		{{.size = 0}, "size 0"},
+		{{.size = REGION + 1}, "larger than the whole region"},
+		{{.size = UINT64_MAX}, "larger than the whole region"},
+		{{.size = 4096, .align = 3 << 12}, "not a power of two"},
+		{{.size = 4096, .align = REGION * 2}, "alignment"},
+		{{.size = 4096, .flags = 1u << 30}, "unknown allocation flags"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(cmabuf_alloc(cb, &cases[i].d, &out), -EINVAL);
+		assert_null(out);
+		assert_non_null(strstr(cmabuf_last_error(cb), cases[i].reason));
+	}
+	cmabuf_disconnect(cb);
+}
+
+static void cannot_free_another_clients_buffer(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *owner = connect_or_fail(td), *thief = connect_or_fail(td);
+	struct cmabuf_buffer *b = alloc_named(owner, 4096, 0, "mine");
+	struct cmabuf_msg_status_reply st;
+	int fd = cmabuf_buffer_fd(b);
+
+	/* Forge a handle by freeing through a raw request on the thief's connection. */
+	{
+		struct cmabuf_conn c;
+		struct cmabuf_msg_free f = {.id = cmabuf_buffer_id(b)};
+		struct cmabuf_msg r;
+
+		assert_int_equal(cmabuf_conn_open(&c, td->socket), 0);
+		assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_FREE, &f, sizeof(f), &r, NULL),
+				 -ENOENT);
+		cmabuf_conn_close(&c);
+	}
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.buffers, 1);
+	assert_true(fd >= 0);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(thief);
+	cmabuf_disconnect(owner);
+}
+
+static void disconnect_with_live_buffers_keeps_handles_usable(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	struct cmabuf_buffer *b = alloc_named(cb, 65536, 0, "orphan");
+	void *p = cmabuf_map(b);
+
+	assert_non_null(p);
+	cmabuf_disconnect(cb); /* the daemon reclaims; our mapping stays valid memory */
+	pattern_fill(p, 65536, 5);
+	assert_int_equal(pattern_check(p, 65536, 5), 0);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	/* Freeing after disconnect is safe and reports the connection is gone. */
+	assert_int_equal(cmabuf_free(b), -ENOTCONN);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(concurrent_clients_write_and_verify),
+		T(live_buffers_never_overlap),
+		T(fd_passed_to_another_process_shares_bytes),
+		T(killed_client_memory_returns),
+		T(enomem_says_why),
+		T(invalid_requests_say_why),
+		T(cannot_free_another_clients_buffer),
+		T(disconnect_with_live_buffers_keeps_handles_usable),
+#undef T
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

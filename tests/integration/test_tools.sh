@@ -1,0 +1,50 @@
+#!/bin/sh
+# cmabufd as a user starts it, cmabufctl as a user reads it, and the README's
+# example program (which must be the file in examples/, verbatim) against them.
+# Usage: test_tools.sh CMABUFD CMABUFCTL CMABUF_HELLO SOURCE_ROOT
+set -eu
+cmabufd=$1 ctl=$2 hello=$3 src=$4
+dir=$(mktemp -d /tmp/cmabuf-tools-XXXXXX)
+sock=$dir/cmabufd.sock
+fail() { echo "FAIL: $*"; exit 1; }
+cleanup() { [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+
+# The README shows examples/cmabuf-hello.c verbatim.
+sed -n '/^```c$/,/^```$/p' "$src/README.md" | sed '1d;$d' >"$dir/readme.c"
+cmp -s "$dir/readme.c" "$src/examples/cmabuf-hello.c" ||
+	fail "README's C example differs from examples/cmabuf-hello.c"
+
+"$cmabufd" --help | grep -q -- '--region-size' || fail "--help does not document --region-size"
+"$cmabufd" --region-size=12 2>"$dir/err" && fail "a 12-byte region was accepted"
+grep -q "at least 64K" "$dir/err" || fail "bad --region-size gave no useful reason: $(cat "$dir/err")"
+
+"$cmabufd" --backend=memfd --socket="$sock" --region-size=32M 2>"$dir/log" &
+pid=$!
+i=0
+until "$ctl" --socket="$sock" status >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 250 ] || fail "cmabufd did not come up: $(cat "$dir/log")"; sleep 0.02
+done
+head -n 1 "$dir/log" | grep -q "backend memfd" || fail "first log line does not name the backend"
+
+"$ctl" --socket="$sock" status | grep -q "^backend: *memfd" || fail "status lacks the backend"
+"$ctl" --socket="$sock" --json status | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+assert s["backend"] == "memfd" and s["region_size"] == 32 << 20 and s["used"] == 0, s
+' || fail "status --json is wrong"
+
+CMABUF_SOCKET=$sock "$hello" >"$dir/hello.out" || fail "the example failed: $(cat "$dir/hello.out")"
+grep -q "3110400 bytes\|3112960 bytes" "$dir/hello.out" || fail "example output: $(cat "$dir/hello.out")"
+
+"$ctl" --socket="$sock" buffers | grep -q "no live buffers" || fail "buffers not empty after the example"
+"$ctl" --socket="$sock" --json buffers | python3 -c 'import json,sys; assert json.load(sys.stdin) == []' ||
+	fail "buffers --json is not an empty list"
+"$ctl" --socket="$dir/nothing.sock" status 2>"$dir/err" && fail "status on a dead socket succeeded"
+grep -q "is cmabufd running" "$dir/err" || fail "no hint on a dead socket: $(cat "$dir/err")"
+
+kill -TERM "$pid"
+wait "$pid" || fail "cmabufd did not exit cleanly on SIGTERM"
+pid=
+[ ! -e "$sock" ] || fail "cmabufd left its socket behind"
+echo "ok"

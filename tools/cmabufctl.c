@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/* cmabufctl: what cmabufd holds, for people first and for scripts with --json. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "connection.h"
+
+struct ctl {
+	struct cmabuf_conn conn;
+	int json;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: cmabufctl [OPTIONS] COMMAND\n"
+		"\n"
+		"Shows what cmabufd holds.\n"
+		"\n"
+		"Commands:\n"
+		"  status     backend, region, used/free/largest free extent, buffers, clients\n"
+		"  buffers    one line per live buffer: id, owner pid/uid, name, size, offset, "
+		"age\n"
+		"\n"
+		"Options:\n"
+		"  -s, --socket=PATH   cmabufd's socket (default: $CMABUF_SOCKET, else %s)\n"
+		"  -j, --json          machine-readable output, one JSON document\n"
+		"  -h, --help          show this help\n"
+		"  -V, --version       show the version\n"
+		"\n"
+		"Examples:\n"
+		"  cmabufctl status\n"
+		"  cmabufctl --json buffers | jq '.[] | select(.size > 1048576)'\n",
+		CMABUF_DEFAULT_SOCKET);
+}
+
+/* Sizes for people: 3110400 -> "2.97 MiB". */
+static const char *human(uint64_t v, char *buf, size_t cap)
+{
+	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double x = (double)v;
+	unsigned u = 0;
+
+	while (x >= 1024.0 && u < 4) {
+		x /= 1024.0;
+		u++;
+	}
+	snprintf(buf, cap, u ? "%.2f %s" : "%.0f %s", x, units[u]);
+	return buf;
+}
+
+/* Names come from clients: escape them for JSON. */
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20 || ch == 0x7f)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static int cmd_status(struct ctl *ctl)
+{
+	struct cmabuf_msg r;
+	const struct cmabuf_msg_status_reply *s = &r.u.status_reply;
+	char a[32], b[32], c[32], e[32];
+	int ret = cmabuf_conn_request(&ctl->conn, CMABUF_MSG_STATUS, NULL, 0, &r, NULL);
+
+	if (ret < 0)
+		return ret;
+	if (ctl->json) {
+		printf("{\"backend\":\"%s\",\"region_base\":%" PRIu64 ",\"region_size\":%" PRIu64
+		       ",\"used\":%" PRIu64 ",\"free\":%" PRIu64 ",\"largest_free\":%" PRIu64
+		       ",\"free_extents\":%u,\"pending_release\":%" PRIu64
+		       ",\"buffers\":%u,\"clients\":%u,\"uptime_ms\":%" PRIu64
+		       ",\"allocations\":%" PRIu64 ",\"failures\":%" PRIu64 "}\n",
+		       s->backend, s->region_base, s->region_size, s->used, s->free,
+		       s->largest_free, s->free_extents, s->pending_release, s->buffers, s->clients,
+		       s->uptime_ms, s->allocations, s->failures);
+		return 0;
+	}
+	printf("backend:        %s\n", s->backend);
+	printf("region:         %s at 0x%" PRIx64 "\n", human(s->region_size, a, sizeof(a)),
+	       s->region_base);
+	printf("used:           %s (%.1f%%)\n", human(s->used, a, sizeof(a)),
+	       s->region_size ? 100.0 * (double)s->used / (double)s->region_size : 0.0);
+	printf("free:           %s in %u extents, largest %s\n", human(s->free, b, sizeof(b)),
+	       s->free_extents, human(s->largest_free, c, sizeof(c)));
+	printf("awaiting release: %s (freed by owners, still held elsewhere)\n",
+	       human(s->pending_release, e, sizeof(e)));
+	printf("buffers:        %u\n", s->buffers);
+	printf("clients:        %u\n", s->clients);
+	printf("allocations:    %" PRIu64 " (%" PRIu64 " refused)\n", s->allocations, s->failures);
+	printf("uptime:         %" PRIu64 " s\n", s->uptime_ms / 1000);
+	return 0;
+}
+
+static void print_entry(const struct ctl *ctl, const struct cmabuf_buffer_entry *e, int first)
+{
+	uint64_t now = (uint64_t)time(NULL) * 1000u;
+	uint64_t age = now > e->created_ms ? (now - e->created_ms) / 1000u : 0;
+	char sz[32];
+
+	if (ctl->json) {
+		printf("%s{\"id\":%" PRIu64 ",\"pid\":%u,\"uid\":%u,\"name\":", first ? "" : ",",
+		       e->id, e->pid, e->uid);
+		json_string(e->name);
+		printf(",\"size\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"age_s\":%" PRIu64
+		       ",\"release_pending\":%s}",
+		       e->size, e->offset, age,
+		       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false");
+		return;
+	}
+	printf("%8" PRIu64 " %8u %6u  %-24.24s %12s  0x%010" PRIx64 " %7" PRIu64 "s%s\n", e->id,
+	       e->pid, e->uid, *e->name ? e->name : "-", human(e->size, sz, sizeof(sz)), e->offset,
+	       age, e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "  (freed, still held)" : "");
+}
+
+static int cmd_buffers(struct ctl *ctl)
+{
+	struct cmabuf_msg_list_buffers req = {0};
+	struct cmabuf_msg r;
+	unsigned total = 0, i;
+	int ret;
+
+	if (ctl->json)
+		printf("[");
+	else
+		printf("%8s %8s %6s  %-24s %12s  %-12s %8s\n", "ID", "PID", "UID", "NAME", "SIZE",
+		       "OFFSET", "AGE");
+	do {
+		ret = cmabuf_conn_request(&ctl->conn, CMABUF_MSG_LIST_BUFFERS, &req, sizeof(req),
+					  &r, NULL);
+		if (ret < 0)
+			return ret;
+		for (i = 0; i < r.u.buffers_reply.head.count; i++, total++)
+			print_entry(ctl, &r.u.buffers_reply.entries[i], total == 0);
+		if (i)
+			req.after_id = r.u.buffers_reply.entries[i - 1].id;
+	} while (r.u.buffers_reply.head.more && i);
+	if (ctl->json)
+		printf("]\n");
+	else if (total == 0)
+		printf("(no live buffers)\n");
+	return 0;
+}
+
+static const struct option long_opts[] = {
+	{"socket", required_argument, NULL, 's'},
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = {.json = 0};
+	const char *socket_path = NULL, *cmd;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "s:jhV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'j':
+			ctl.json = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("cmabufctl %s\n", CMABUF_VERSION);
+			return 0;
+		default:
+			fprintf(stderr, "Try 'cmabufctl --help'.\n");
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "status") && strcmp(cmd, "buffers")) {
+		fprintf(stderr, "cmabufctl: unknown command '%s'. Try 'cmabufctl --help'.\n", cmd);
+		return 2;
+	}
+	ret = cmabuf_conn_open(&ctl.conn, socket_path);
+	if (ret == 0)
+		ret = !strcmp(cmd, "status") ? cmd_status(&ctl) : cmd_buffers(&ctl);
+	if (ret < 0)
+		fprintf(stderr, "cmabufctl: %s\n", ctl.conn.last_error);
+	cmabuf_conn_close(&ctl.conn);
+	return ret < 0 ? 1 : 0;
+}
