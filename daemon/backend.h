@@ -11,11 +11,19 @@
 #define CMABUF_BACKEND_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct backend;
 
 typedef void (*backend_released_fn)(void *ctx, uint64_t cookie);
+
+/* A buffer the backend still has from before this daemon started. */
+struct backend_live {
+	uint64_t offset;
+	uint64_t size;
+	uint64_t cookie;
+};
 
 struct backend_ops {
 	/*
@@ -33,6 +41,11 @@ struct backend_ops {
 	/* Descriptor to watch for release events, or -1; dispatch reads and reports them. */
 	int (*event_fd)(struct backend *be);
 	void (*dispatch)(struct backend *be);
+	/*
+	 * Buffers still alive from an earlier daemon: fills up to cap entries
+	 * and returns how many exist (which may exceed cap), or a negative errno.
+	 */
+	int (*list_live)(struct backend *be, struct backend_live *out, size_t cap);
 	void (*destroy)(struct backend *be);
 };
 
@@ -48,5 +61,9 @@ struct backend {
 
 /* The emulated region: each buffer a sealed memfd of its size. */
 int backend_memfd_create(uint64_t region_size, struct backend **out);
+
+struct uio_region;
+/* The uio_cma stub's region, through its control device. */
+int backend_uio_create(const struct uio_region *r, struct backend **out);
 
 #endif

@@ -56,6 +56,12 @@ static void memfd_dispatch(struct backend *be)
 {
 }
 
+/* memfd buffers die with the daemon that made them: nothing survives to list. */
+static int memfd_list_live(struct backend *be, struct backend_live *out, size_t cap)
+{
+	return 0;
+}
+
 static void memfd_destroy(struct backend *be)
 {
 	free(be);
@@ -66,6 +72,7 @@ static const struct backend_ops memfd_ops = {
 	.unexport = memfd_unexport,
 	.event_fd = memfd_event_fd,
 	.dispatch = memfd_dispatch,
+	.list_live = memfd_list_live,
 	.destroy = memfd_destroy,
 };
 

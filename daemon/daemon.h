@@ -15,6 +15,7 @@ struct backend;
 struct client;
 struct event;
 struct event_base;
+struct udev_monitor;
 
 TAILQ_HEAD(client_list, client);
 
@@ -38,6 +39,9 @@ struct daemon {
 	bool socket_bound; /* we created the socket file, so we remove it */
 	struct event *ev_listen;
 	struct event *ev_backend;
+	struct udev_monitor *monitor; /* while waiting for a uio_cma region */
+	struct event *ev_monitor;
+	int exit_code;
 };
 
 uint64_t now_ms(int clock_id);

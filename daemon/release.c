@@ -38,7 +38,9 @@ void daemon_buffer_released(void *ctx, uint64_t cookie)
 	int ret;
 
 	if (!b) {
-		log_warn("backend released unknown buffer %" PRIu64 "; ignored", cookie);
+		log_debug("backend released buffer %" PRIu64
+			  ", unknown here (released before we listed it)",
+			  cookie);
 		return;
 	}
 	if (b->owner) /* released while its owner still had it, e.g. a revoke */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Choosing the backend, adopting buffers an earlier daemon left alive, and
+ * waiting for a uio_cma region when one was asked for but is not there yet.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <inttypes.h>
+#include <libudev.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allocator.h"
+#include "backend.h"
+#include "daemon.h"
+#include "log.h"
+#include "server.h"
+#include "startup.h"
+#include "uio_locate.h"
+
+static void on_backend_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend *be = arg;
+
+	be->ops->dispatch(be);
+}
+
+static int open_backend(struct daemon *d, const char **why)
+{
+	struct uio_region r;
+	int ret = d->opt->backend == BACKEND_MEMFD ? -ENOENT : uio_locate(&r);
+
+	if (ret == 0) {
+		*why = d->opt->backend == BACKEND_AUTO ? " (a uio_cma region exists)" : "";
+		return backend_uio_create(&r, &d->be);
+	}
+	if (d->opt->backend == BACKEND_UIO)
+		return ret;
+	*why = d->opt->backend == BACKEND_AUTO ? " (default: no uio_cma region found)" : "";
+	return backend_memfd_create(d->opt->region_size, &d->be);
+}
+
+/* A buffer still alive from an earlier daemon: keep its range until it is released. */
+static int adopt(struct daemon *d, const struct backend_live *l)
+{
+	struct buffer *b = calloc(1, sizeof(*b));
+	int ret = b ? allocator_reserve(d->alloc, l->offset, l->size) : -ENOMEM;
+
+	if (ret < 0) {
+		free(b);
+		return ret;
+	}
+	b->id = l->cookie;
+	b->offset = l->offset;
+	b->size = allocator_round(d->alloc, l->size);
+	b->created_ms = now_ms(CLOCK_REALTIME);
+	strcpy(b->name, "(from an earlier cmabufd)");
+	ledger_insert(&d->ledger, b);
+	d->ledger.pending_release_bytes += b->size;
+	if (l->cookie >= d->next_id)
+		d->next_id = l->cookie + 1;
+	return 0;
+}
+
+static int adopt_survivors(struct daemon *d)
+{
+	struct backend_live *live = NULL;
+	int n = d->be->ops->list_live(d->be, NULL, 0), i, got, ret = 0;
+
+	if (n <= 0)
+		return n;
+	live = calloc((size_t)n, sizeof(*live));
+	got = live ? d->be->ops->list_live(d->be, live, (size_t)n) : -ENOMEM;
+	for (i = 0; i < got && i < n && ret == 0; i++)
+		ret = adopt(d, &live[i]);
+	free(live);
+	if (got < 0 || ret < 0) {
+		log_error("cannot adopt buffers an earlier cmabufd left alive: %s",
+			  strerror(got < 0 ? -got : -ret));
+		return got < 0 ? got : ret;
+	}
+	log_info("%d buffers (%.1f MiB) are still held from an earlier cmabufd; their ranges "
+		 "return to the pool when their holders close them",
+		 i, (double)d->ledger.pending_release_bytes / 1048576.0);
+	return 0;
+}
+
+static void announce(const struct daemon *d, const char *why)
+{
+	log_info("backend %s%s: region of %" PRIu64 " MiB at device address 0x%" PRIx64
+		 ", serving on %s",
+		 d->be->name, why, d->be->size >> 20, d->be->base, d->opt->socket_path);
+	sd_notifyf(0, "READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving", d->be->name,
+		   d->be->size >> 20);
+}
+
+/* Everything after the backend is known: the allocator, survivors, the socket. */
+static int finish_setup(struct daemon *d, const char *why)
+{
+	int efd, ret;
+
+	d->be->on_released = daemon_buffer_released;
+	d->be->released_ctx = d;
+	d->alloc = allocator_new(d->be->size, (uint64_t)sysconf(_SC_PAGESIZE));
+	if (!d->alloc)
+		return -ENOMEM;
+	efd = d->be->ops->event_fd(d->be);
+	if (efd >= 0) {
+		d->ev_backend =
+			event_new(d->base, efd, EV_READ | EV_PERSIST, on_backend_event, d->be);
+		if (!d->ev_backend || event_add(d->ev_backend, NULL) < 0)
+			return -ENOMEM;
+	}
+	ret = adopt_survivors(d);
+	if (ret == 0)
+		ret = server_start(d);
+	if (ret == 0)
+		announce(d, why);
+	return ret;
+}
+
+static void on_device_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+	const char *why = "";
+	int ret;
+
+	uio_monitor_drain(d->monitor);
+	if (open_backend(d, &why) < 0)
+		return; /* not ours, or not complete yet: keep waiting */
+	event_free(d->ev_monitor);
+	d->ev_monitor = NULL;
+	uio_monitor_free(d->monitor);
+	d->monitor = NULL;
+	ret = finish_setup(d, " (region appeared)");
+	if (ret < 0) {
+		log_error("startup failed: %s", strerror(-ret));
+		d->exit_code = EXIT_FAILURE;
+		event_base_loopexit(d->base, NULL);
+	}
+}
+
+static int wait_for_region(struct daemon *d)
+{
+	d->monitor = uio_monitor_new();
+	if (!d->monitor)
+		return -ENOMEM;
+	d->ev_monitor = event_new(d->base, uio_monitor_fd(d->monitor), EV_READ | EV_PERSIST,
+				  on_device_event, d);
+	if (!d->ev_monitor || event_add(d->ev_monitor, NULL) < 0)
+		return -ENOMEM;
+	log_info("--backend=uio: no uio_cma region yet; waiting for one to appear "
+		 "(load the uio_cma module, see docs/kmod.md)");
+	sd_notify(0, "STATUS=waiting for a uio_cma region");
+	return 0;
+}
+
+int daemon_start(struct daemon *d)
+{
+	const char *why = "";
+	int ret = open_backend(d, &why);
+
+	if (ret == -ENOENT && d->opt->backend == BACKEND_UIO)
+		return wait_for_region(d);
+	if (ret < 0)
+		return ret;
+	return finish_setup(d, why);
+}
+
+void daemon_stop(struct daemon *d)
+{
+	server_stop(d);
+	if (d->ev_monitor)
+		event_free(d->ev_monitor);
+	uio_monitor_free(d->monitor);
+	if (d->ev_backend)
+		event_free(d->ev_backend);
+	if (d->be)
+		d->be->ops->destroy(d->be);
+	allocator_destroy(d->alloc);
+}
