@@ -154,8 +154,10 @@ int client_send(struct client *c, uint16_t type, uint32_t seq, const void *paylo
 		if (fd >= 0)
 			close(fd);
 		log_warn("client pid %d: cannot send %s (%s); disconnecting", (int)c->pid,
-			 cmabuf_msg_type_name(type), strerror(-ret));
-		c->closing = true;
+			 cmabuf_msg_type_name(type),
+			 ret == -ENOBUFS ? "it does not read its replies" : strerror(-ret));
+		/* Nothing more can reach it: waiting to flush would wait forever. */
+		c->dead = true;
 		return ret;
 	}
 	return 0;
@@ -263,7 +265,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	} else if (client_handle(c, &msg) < 0) {
 		c->closing = true;
 	}
-	if (c->closing && c->outq_len == 0)
+	if (c->dead)
+		client_drop(c, "cannot be sent to");
+	else if (c->closing && c->outq_len == 0)
 		client_drop(c, "protocol error");
 	else if (c->closing)
 		event_del(c->ev_read);

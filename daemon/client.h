@@ -34,6 +34,7 @@ struct client {
 	gid_t gid;
 	bool greeted; /* HELLO accepted */
 	bool closing; /* protocol error: flush the error reply, then close */
+	bool dead;    /* output overflowed or failed: close without flushing */
 	struct event *ev_read;
 	struct event *ev_write;
 	TAILQ_HEAD(, buffer) buffers;

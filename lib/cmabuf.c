@@ -143,12 +143,16 @@ EXPORT int cmabuf_free(struct cmabuf_buffer *buf)
 
 	if (!buf)
 		return 0;
-	if (buf->map)
-		munmap(buf->map, buf->size);
-	close(buf->fd);
+	/*
+	 * Tell the daemon before closing: were the last reference dropped first,
+	 * the stub could report the buffer released before FREE arrives.
+	 */
 	memset(&req, 0, sizeof(req));
 	req.id = buf->id;
 	ret = request(buf->cb, CMABUF_MSG_FREE, &req, sizeof(req), &reply, NULL);
+	if (buf->map)
+		munmap(buf->map, buf->size);
+	close(buf->fd);
 	cb_unref(buf->cb);
 	free(buf);
 	return ret;

@@ -33,7 +33,8 @@ static void exec_daemon(const struct test_daemon *td, const char *const *extra)
 	argv[n++] = bin ? bin : "cmabufd";
 	argv[n++] = sock;
 	argv[n++] = be;
-	argv[n++] = region;
+	if (td->region_size) /* 0: the backend decides (uio) */
+		argv[n++] = region;
 	while (extra && *extra && n < 31)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
@@ -60,6 +61,8 @@ int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *
 		exec_daemon(td, extra);
 	for (i = 0; i < 500; i++) { /* up to 10 s on a loaded machine */
 		if (cmabuf_conn_open(&c, td->socket) == 0) {
+			/* The backend decides the region: uio ignores --region-size. */
+			td->region_size = c.server.region_size;
 			cmabuf_conn_close(&c);
 			return 0;
 		}

@@ -200,6 +200,33 @@ static void truncated_header_and_lies_about_length(void **state)
 	good_client_still_served(td);
 }
 
+/* A client that sends and never reads is cut off once its replies pile up; others are served. */
+static void client_that_never_reads_is_disconnected(void **state)
+{
+	const struct test_daemon *td = *state;
+	unsigned char buf[CMABUF_MSG_MAX];
+	long n = cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_STATUS, 3, NULL, 0, 0);
+	int before = test_daemon_fd_count(td), fd = raw_connect(td), sent = 0;
+	struct timeval tv = {10, 0};
+	ssize_t r;
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	send_hello(fd, CMABUF_PROTOCOL_VERSION);
+	/* Keep asking, never read: the daemon must hang up rather than buffer forever. */
+	while (sent < 100000 && send(fd, buf, (size_t)n, MSG_NOSIGNAL) == n)
+		sent++;
+	assert_true(sent < 100000);
+	assert_true(errno == EPIPE || errno == ECONNRESET);
+	good_client_still_served(td);
+	/* Drain what was delivered: the stream ends in EOF, not an endless backlog. */
+	do
+		r = recv(fd, buf, sizeof(buf), 0);
+	while (r > 0);
+	assert_int_equal(r, 0);
+	close(fd);
+	assert_int_equal(test_daemon_fd_count(td), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -210,6 +237,7 @@ int main(void)
 		T(oversize_datagram_is_refused),
 		T(unexpected_descriptors_are_closed_not_kept),
 		T(truncated_header_and_lies_about_length),
+		T(client_that_never_reads_is_disconnected),
 #undef T
 	};
 

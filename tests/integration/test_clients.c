@@ -18,14 +18,15 @@
 #include "cmabuf.h"
 #include "harness.h"
 
-#define REGION	   (64ull << 20)
-#define NV12_1080P 3110400ull
+/* The memfd region asked for; with uio the stub's region decides (td->region_size). */
+#define MEMFD_REGION (64ull << 20)
+#define NV12_1080P   3110400ull
 
 static int setup(void **state)
 {
 	static struct test_daemon td;
 
-	if (test_daemon_start(&td, REGION, NULL) < 0)
+	if (test_daemon_start(&td, MEMFD_REGION, NULL) < 0)
 		return -1;
 	*state = &td;
 	return 0;
@@ -117,7 +118,10 @@ static void live_buffers_never_overlap(void **state)
 	struct cmabuf *cb = connect_or_fail(td);
 	struct cmabuf_buffer *b[16];
 	uint64_t addr[16], size[16];
+	struct cmabuf_msg_status_reply st;
 	int i, j;
+
+	assert_int_equal(test_daemon_status(td, &st), 0);
 
 	for (i = 0; i < 16; i++) {
 		uint64_t align = i % 3 == 0 ? (1u << 20) : 0;
@@ -125,6 +129,8 @@ static void live_buffers_never_overlap(void **state)
 		b[i] = alloc_named(cb, NV12_1080P / (1 + i % 4), align, "frame");
 		assert_int_equal(cmabuf_buffer_dev_addr(b[i], &addr[i]), 0);
 		size[i] = cmabuf_buffer_size(b[i]);
+		assert_true(addr[i] >= st.region_base);
+		assert_true(addr[i] + size[i] <= st.region_base + st.region_size);
 		if (align)
 			assert_int_equal(addr[i] % align, 0);
 	}
@@ -242,7 +248,7 @@ static void killed_client_memory_returns(void **state)
 	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
 	assert_int_equal(test_daemon_status(td, &st), 0);
 	assert_int_equal(st.used, 0);
-	assert_int_equal(st.largest_free, REGION);
+	assert_int_equal(st.largest_free, td->region_size);
 	close(ready[0]);
 }
 
@@ -250,7 +256,7 @@ static void enomem_says_why(void **state)
 {
 	struct test_daemon *td = *state;
 	struct cmabuf *cb = connect_or_fail(td);
-	struct cmabuf_buffer *big = alloc_named(cb, REGION - (4u << 20), 0, "big");
+	struct cmabuf_buffer *big = alloc_named(cb, td->region_size - (4u << 20), 0, "big");
 	struct cmabuf_alloc_desc d = {.size = 8u << 20, .name = "too-big"};
 	struct cmabuf_buffer *out = (void *)0x1;
 
@@ -276,14 +282,16 @@ static void invalid_requests_say_why(void **state)
 		const char *reason;
 	} cases[] = {
 		{{.size = 0}, "size 0"},
-		{{.size = REGION + 1}, "larger than the whole region"},
+		{{.size = 0}, "larger than the whole region"},
 		{{.size = UINT64_MAX}, "larger than the whole region"},
 		{{.size = 4096, .align = 3 << 12}, "not a power of two"},
-		{{.size = 4096, .align = REGION * 2}, "alignment"},
+		{{.size = 4096}, "alignment"},
 		{{.size = 4096, .flags = 1u << 30}, "unknown allocation flags"},
 	};
 	size_t i;
 
+	cases[1].d.size = td->region_size + 1;
+	cases[4].d.align = td->region_size * 2;
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(cmabuf_alloc(cb, &cases[i].d, &out), -EINVAL);
 		assert_null(out);
@@ -324,15 +332,28 @@ static void disconnect_with_live_buffers_keeps_handles_usable(void **state)
 	struct test_daemon *td = *state;
 	struct cmabuf *cb = connect_or_fail(td);
 	struct cmabuf_buffer *b = alloc_named(cb, 65536, 0, "orphan");
+	struct cmabuf_msg_status_reply st;
 	void *p = cmabuf_map(b);
 
 	assert_non_null(p);
 	cmabuf_disconnect(cb); /* the daemon reclaims; our mapping stays valid memory */
 	pattern_fill(p, 65536, 5);
 	assert_int_equal(pattern_check(p, 65536, 5), 0);
-	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	if (strcmp(st.backend, "uio") == 0) {
+		int i;
+
+		/* A real dma-buf we still hold: pending release, never reused. */
+		for (i = 0; i < 250 && st.pending_release == 0; i++) {
+			usleep(20000);
+			assert_int_equal(test_daemon_status(td, &st), 0);
+		}
+		assert_int_equal(st.buffers, 1);
+		assert_int_equal(st.pending_release, 65536);
+	}
 	/* Freeing after disconnect is safe and reports the connection is gone. */
 	assert_int_equal(cmabuf_free(b), -ENOTCONN);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
 }
 
 int main(void)
