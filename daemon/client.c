@@ -52,12 +52,17 @@ int client_create(struct daemon *d, int fd)
 	return 0;
 }
 
+/* Lets go of every buffer, then forgets them: pending ones outlive the client. */
 static void release_all_buffers(struct client *c)
 {
 	struct buffer *b, *tmp;
 
-	TAILQ_FOREACH_SAFE (b, &c->buffers, owner_link, tmp)
-		daemon_buffer_unexport(c->d, b);
+	TAILQ_FOREACH_SAFE (b, &c->buffers, owner_link, tmp) {
+		TAILQ_REMOVE(&c->buffers, b, owner_link);
+		b->owner = NULL;
+		if (!b->let_go)
+			daemon_buffer_unexport(c->d, b);
+	}
 }
 
 void client_destroy(struct client *c)

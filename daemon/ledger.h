@@ -8,6 +8,7 @@
 
 #include <bsd/sys/queue.h>
 #include "rbtree.h"
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -23,7 +24,8 @@ struct buffer {
 	pid_t pid;
 	uid_t uid;
 	char name[CMABUF_NAME_LEN];
-	struct client *owner; /* NULL once the owner let go; release still pending */
+	struct client *owner; /* charged to it until released; NULL once it disconnected */
+	bool let_go;          /* the owner freed it (or left): release pending */
 	RB_ENTRY(buffer) by_id;
 	TAILQ_ENTRY(buffer) owner_link;
 };

@@ -2,7 +2,8 @@
 /*
  * How a buffer leaves: its owner lets go (FREE or disconnect), then the
  * backend reports it released, and only then does its range return to the
- * allocator. Between the two it stays in the ledger as "release pending".
+ * allocator. Between the two it stays in the ledger as "release pending",
+ * still charged to its owner (V4L2, KMS or another process may hold it).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static void uncharge(struct buffer *b)
 
 void daemon_buffer_unexport(struct daemon *d, struct buffer *b)
 {
-	uncharge(b);
+	b->let_go = true;
 	d->ledger.pending_release_bytes += b->size;
 	/* May call daemon_buffer_released() before returning (memfd): b is gone then. */
 	d->be->ops->unexport(d->be, b->id);
@@ -43,9 +44,9 @@ void daemon_buffer_released(void *ctx, uint64_t cookie)
 			  cookie);
 		return;
 	}
-	if (b->owner) /* released while its owner still had it, e.g. a revoke */
+	if (b->owner)
 		uncharge(b);
-	else
+	if (b->let_go)
 		d->ledger.pending_release_bytes -= b->size;
 	ret = allocator_release(d->alloc, b->offset, b->size);
 	if (ret < 0)

@@ -40,6 +40,12 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 			m->u.hello.version, CMABUF_PROTOCOL_VERSION);
 		return -EPROTONOSUPPORT;
 	}
+	if (m->u.hello.flags != 0) {
+		client_send_error(c, m->hdr.seq, m->hdr.type, -EPROTO,
+				  "unknown HELLO flags 0x%x for protocol version %u",
+				  m->u.hello.flags, CMABUF_PROTOCOL_VERSION);
+		return -EPROTO;
+	}
 	memset(&r, 0, sizeof(r));
 	r.version = CMABUF_PROTOCOL_VERSION;
 	r.flags = may_learn_dev_addr(c) ? CMABUF_HELLO_HAS_DEV_ADDR : 0;
@@ -194,7 +200,7 @@ static int handle_free(struct client *c, const struct cmabuf_msg *m)
 	struct buffer *b = ledger_find(&c->d->ledger, m->u.free.id);
 
 	/* Someone else's buffer looks exactly like a missing one: no probing. */
-	if (!b || b->owner != c)
+	if (!b || b->owner != c || b->let_go)
 		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOENT,
 					 "no buffer %" PRIu64 " owned by this connection",
 					 m->u.free.id);
@@ -211,7 +217,7 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	allocator_get_stats(d->alloc, &st);
 	memset(&r, 0, sizeof(r));
 	cmabuf_copy_name(r.backend, sizeof(r.backend), d->be->name);
-	r.region_base = d->be->base;
+	r.region_base = may_learn_dev_addr(c) ? d->be->base : 0; /* base + offset = address */
 	r.region_size = d->be->size;
 	r.used = st.used;
 	r.free = st.free;
@@ -235,7 +241,7 @@ static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b)
 	e->created_ms = b->created_ms;
 	e->pid = (uint32_t)b->pid;
 	e->uid = (uint32_t)b->uid;
-	e->flags = b->owner ? 0 : CMABUF_BUFFER_RELEASE_PENDING;
+	e->flags = b->let_go ? CMABUF_BUFFER_RELEASE_PENDING : 0;
 	memcpy(e->name, b->name, sizeof(e->name));
 }
 
@@ -246,8 +252,11 @@ static int handle_list(struct client *c, const struct cmabuf_msg *m)
 	struct buffer *b = ledger_next_after(&c->d->ledger, m->u.list_buffers.after_id);
 
 	memset(h, 0, sizeof(*h));
-	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES; b = ledger_next(&c->d->ledger, b))
-		fill_entry(&out.u.buffers_reply.entries[h->count++], b);
+	/* Other users' buffers (owners, names, layout) only for the privileged. */
+	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES; b = ledger_next(&c->d->ledger, b)) {
+		if (b->uid == c->uid || may_learn_dev_addr(c))
+			fill_entry(&out.u.buffers_reply.entries[h->count++], b);
+	}
 	h->more = b != NULL;
 	return client_send(c, CMABUF_MSG_LIST_BUFFERS_REPLY, m->hdr.seq, &out.u,
 			   sizeof(*h) + h->count * sizeof(struct cmabuf_buffer_entry), -1);

@@ -58,6 +58,7 @@ static int adopt(struct daemon *d, const struct backend_live *l)
 	b->size = allocator_round(d->alloc, l->size);
 	b->created_ms = now_ms(CLOCK_REALTIME);
 	strcpy(b->name, "(from an earlier cmabufd)");
+	b->let_go = true;
 	ledger_insert(&d->ledger, b);
 	d->ledger.pending_release_bytes += b->size;
 	if (l->cookie >= d->next_id)

@@ -14,17 +14,12 @@ struct msg_rule {
 	size_t entry;  /* bytes per trailing entry; 0 for fixed-size messages */
 	unsigned nfds; /* descriptors that must accompany it */
 	payload_check_fn check;
+	int grows; /* later versions may append fields: longer payloads are accepted */
 };
 
 static int terminated(const char *field, size_t cap)
 {
 	return memchr(field, '\0', cap) != NULL;
-}
-
-static int check_hello(const struct cmabuf_msg *m)
-{
-	/* Version is checked by the server so it can answer with both numbers. */
-	return m->u.hello.flags == 0 ? 0 : -EBADMSG;
 }
 
 static int check_hello_reply(const struct cmabuf_msg *m)
@@ -74,10 +69,15 @@ static int check_buffers_reply(const struct cmabuf_msg *m)
 	return 0;
 }
 
+/*
+ * HELLO may grow: whatever a future client appends, the daemon must still
+ * read the version and answer a mismatch with both numbers. Its flags are
+ * checked by the server, after the version.
+ */
 #define FIXED(t) sizeof(t), 0
 static const struct msg_rule rules[CMABUF_MSG_TYPE_COUNT] = {
-	[CMABUF_MSG_HELLO] = {"HELLO", CMABUF_TO_SERVER, FIXED(struct cmabuf_msg_hello), 0,
-			      check_hello},
+	[CMABUF_MSG_HELLO] = {"HELLO", CMABUF_TO_SERVER, FIXED(struct cmabuf_msg_hello), 0, NULL,
+			      1},
 	[CMABUF_MSG_HELLO_REPLY] = {"HELLO_REPLY", CMABUF_TO_CLIENT,
 				    FIXED(struct cmabuf_msg_hello_reply), 0, check_hello_reply},
 	[CMABUF_MSG_ERROR] = {"ERROR", CMABUF_TO_CLIENT, FIXED(struct cmabuf_msg_error), 0,
@@ -119,6 +119,8 @@ static int payload_len_ok(const struct msg_rule *r, const void *payload, size_t 
 {
 	const struct cmabuf_msg_buffers_reply *head = payload;
 
+	if (r->grows)
+		return len >= r->fixed;
 	if (r->entry == 0)
 		return len == r->fixed;
 	if (len < r->fixed)

@@ -108,7 +108,9 @@ int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payloa
 		ret = recv_msg(c, reply, &fd);
 		if (ret < 0)
 			return ret;
-		if (reply->hdr.seq == seq)
+		/* An ERROR with seq 0 is the daemon refusing what it could not parse. */
+		if (reply->hdr.seq == seq ||
+		    (reply->hdr.seq == 0 && reply->hdr.type == CMABUF_MSG_ERROR))
 			break;
 		if (fd >= 0) /* an event we do not handle yet */
 			close(fd);
@@ -134,6 +136,10 @@ static int say_hello(struct cmabuf_conn *c)
 	if (reply.hdr.type != CMABUF_MSG_HELLO_REPLY)
 		return fail(c, -EPROTO, "cmabufd answered HELLO with %s",
 			    cmabuf_msg_type_name(reply.hdr.type));
+	if (reply.u.hello_reply.version != CMABUF_PROTOCOL_VERSION)
+		return fail(c, -EPROTONOSUPPORT,
+			    "cmabufd speaks protocol version %u, this library %u",
+			    reply.u.hello_reply.version, CMABUF_PROTOCOL_VERSION);
 	c->server = reply.u.hello_reply;
 	return 0;
 }

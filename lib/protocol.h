@@ -88,7 +88,7 @@ struct cmabuf_msg_alloc {
 
 struct cmabuf_msg_alloc_reply {
 	uint64_t id;
-	uint64_t size;	   /* bytes usable (the requested size) */
+	uint64_t size;	   /* bytes usable: the request rounded up to the page */
 	uint64_t dev_addr; /* meaningful only with CMABUF_BUFFER_DEV_ADDR_VALID */
 	uint32_t flags;
 	uint32_t pad;

@@ -96,6 +96,21 @@ static void version_mismatch_is_explained(void **state)
 	good_client_still_served(*state);
 }
 
+/* A future client's HELLO may be longer: it still learns which version we speak. */
+static void longer_hello_from_a_future_client_is_explained(void **state)
+{
+	unsigned char buf[64];
+	struct cmabuf_msg_header h = {.type = CMABUF_MSG_HELLO, .length = 24, .seq = 1};
+	uint32_t future[6] = {2, 0x5, 7, 7, 7, 7};
+	int fd = raw_connect(*state);
+
+	memcpy(buf, &h, sizeof(h));
+	memcpy(buf + sizeof(h), future, sizeof(future));
+	assert_int_equal(send(fd, buf, sizeof(h) + sizeof(future), 0), sizeof(h) + sizeof(future));
+	expect_error_then_close(fd, -EPROTONOSUPPORT, "protocol version 2 is not supported");
+	close(fd);
+}
+
 static void request_before_hello_is_refused(void **state)
 {
 	unsigned char buf[CMABUF_MSG_MAX];
@@ -232,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 		T(version_mismatch_is_explained),
+		T(longer_hello_from_a_future_client_is_explained),
 		T(request_before_hello_is_refused),
 		T(garbage_of_every_length_is_refused),
 		T(oversize_datagram_is_refused),
