@@ -46,6 +46,11 @@ struct backend_ops {
 	 * and returns how many exist (which may exceed cap), or a negative errno.
 	 */
 	int (*list_live)(struct backend *be, struct backend_live *out, size_t cap);
+	/*
+	 * Zeroes a range no buffer covers; called from the zeroing thread. NULL
+	 * when every new buffer is zero by construction (memfd).
+	 */
+	int (*clear)(struct backend *be, uint64_t offset, uint64_t size);
 	void (*destroy)(struct backend *be);
 };
 

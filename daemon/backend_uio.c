@@ -100,6 +100,17 @@ static int uio_list_live(struct backend *be, struct backend_live *out, size_t ca
 	return (int)l.count;
 }
 
+static int uio_clear(struct backend *be, uint64_t offset, uint64_t size)
+{
+	struct uio_cma_clear c = {.offset = offset, .size = size};
+
+	while (ioctl(to_uio(be)->ctl, UIO_CMA_IOC_CLEAR, &c) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
 static void uio_destroy(struct backend *be)
 {
 	close(to_uio(be)->ctl);
@@ -112,6 +123,7 @@ static const struct backend_ops uio_ops = {
 	.event_fd = uio_event_fd,
 	.dispatch = uio_dispatch,
 	.list_live = uio_list_live,
+	.clear = uio_clear,
 	.destroy = uio_destroy,
 };
 

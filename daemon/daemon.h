@@ -16,6 +16,7 @@ struct client;
 struct event;
 struct event_base;
 struct udev_monitor;
+struct zeroing;
 
 TAILQ_HEAD(client_list, client);
 
@@ -41,6 +42,7 @@ struct daemon {
 	struct event *ev_backend;
 	struct udev_monitor *monitor; /* while waiting for a uio_cma region */
 	struct event *ev_monitor;
+	struct zeroing *zeroing; /* NULL when the backend's buffers start zeroed */
 	int exit_code;
 };
 
@@ -48,6 +50,11 @@ uint64_t now_ms(int clock_id);
 
 /* The backend's release callback: the range returns to the allocator. */
 void daemon_buffer_released(void *ctx, uint64_t cookie);
+
+/* A range is free again: straight to the allocator, or through zeroing first. */
+void daemon_range_free(struct daemon *d, uint64_t offset, uint64_t size);
+/* The zeroing thread finished a range (the zeroing_done_fn). */
+void daemon_range_zeroed(void *ctx, uint64_t offset, uint64_t size, int err);
 
 /* Owner lets go (FREE or disconnect); the buffer stays charged until released. */
 void daemon_buffer_unexport(struct daemon *d, struct buffer *b);

@@ -25,7 +25,7 @@ struct buffer {
 	uid_t uid;
 	char name[CMABUF_NAME_LEN];
 	struct client *owner; /* charged to it until released; NULL once it disconnected */
-	bool let_go;          /* the owner freed it (or left): release pending */
+	bool let_go;	      /* the owner freed it (or left): release pending */
 	RB_ENTRY(buffer) by_id;
 	TAILQ_ENTRY(buffer) owner_link;
 };

@@ -7,12 +7,14 @@
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "allocator.h"
 #include "backend.h"
 #include "client.h"
 #include "daemon.h"
 #include "log.h"
+#include "zeroing.h"
 
 static void uncharge(struct buffer *b)
 {
@@ -22,6 +24,39 @@ static void uncharge(struct buffer *b)
 	c->nbuffers--;
 	c->bytes -= b->size;
 	b->owner = NULL;
+}
+
+static void rejoin_allocator(struct daemon *d, uint64_t offset, uint64_t size)
+{
+	int ret = allocator_release(d->alloc, offset, size);
+
+	if (ret < 0)
+		log_error("range 0x%" PRIx64 "+%" PRIu64 " could not return to the allocator (%s): "
+			  "leaked, never reused",
+			  offset, size, strerror(-ret));
+}
+
+void daemon_range_zeroed(void *ctx, uint64_t offset, uint64_t size, int err)
+{
+	struct daemon *d = ctx;
+
+	if (err < 0) { /* never hand out memory that may hold someone's data */
+		log_error("could not zero 0x%" PRIx64 "+%" PRIu64 " (%s): kept out of use", offset,
+			  size, strerror(-err));
+		return;
+	}
+	rejoin_allocator(d, offset, size);
+}
+
+void daemon_range_free(struct daemon *d, uint64_t offset, uint64_t size)
+{
+	if (!d->zeroing) {
+		rejoin_allocator(d, offset, size);
+		return;
+	}
+	if (zeroing_submit(d->zeroing, offset, size) < 0)
+		log_error("out of memory queueing 0x%" PRIx64 "+%" PRIu64 " for zeroing: leaked",
+			  offset, size);
 }
 
 void daemon_buffer_unexport(struct daemon *d, struct buffer *b)
@@ -36,7 +71,6 @@ void daemon_buffer_released(void *ctx, uint64_t cookie)
 {
 	struct daemon *d = ctx;
 	struct buffer *b = ledger_find(&d->ledger, cookie);
-	int ret;
 
 	if (!b) {
 		log_debug("backend released buffer %" PRIu64
@@ -48,11 +82,7 @@ void daemon_buffer_released(void *ctx, uint64_t cookie)
 		uncharge(b);
 	if (b->let_go)
 		d->ledger.pending_release_bytes -= b->size;
-	ret = allocator_release(d->alloc, b->offset, b->size);
-	if (ret < 0)
-		log_error("buffer %" PRIu64 " at 0x%" PRIx64 "+%" PRIu64 " could not return to the "
-			  "allocator (%d): range leaked, not reused",
-			  b->id, b->offset, b->size, ret);
+	daemon_range_free(d, b->offset, b->size);
 	ledger_remove(&d->ledger, b);
 	log_debug("buffer %" PRIu64 " released", b->id);
 	free(b);

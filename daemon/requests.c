@@ -15,6 +15,7 @@
 #include "client.h"
 #include "daemon.h"
 #include "log.h"
+#include "zeroing.h"
 
 #define MiB(x) ((double)(x) / (1024.0 * 1024.0))
 
@@ -173,6 +174,11 @@ static int handle_alloc(struct client *c, const struct cmabuf_msg *m)
 	if (ret < 0)
 		return refuse_alloc(c, m, ret, why);
 	ret = allocator_alloc(d->alloc, a->size, a->align, &offset);
+	if (ret == -ENOMEM && zeroing_pending(d->zeroing)) {
+		/* Nothing zeroed fits: only now wait for the ranges being cleared. */
+		zeroing_wait_all(d->zeroing);
+		ret = allocator_alloc(d->alloc, a->size, a->align, &offset);
+	}
 	if (ret == -ENOMEM)
 		explain_enomem(c, a->size, why, sizeof(why));
 	else if (ret < 0)
@@ -219,10 +225,12 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	cmabuf_copy_name(r.backend, sizeof(r.backend), d->be->name);
 	r.region_base = may_learn_dev_addr(c) ? d->be->base : 0; /* base + offset = address */
 	r.region_size = d->be->size;
-	r.used = st.used;
+	/* Ranges being zeroed are out of the allocator but belong to nobody. */
+	r.used = st.used - zeroing_pending(d->zeroing);
 	r.free = st.free;
 	r.largest_free = st.largest_free;
 	r.pending_release = d->ledger.pending_release_bytes;
+	r.zeroing = zeroing_pending(d->zeroing);
 	r.free_extents = st.free_extents;
 	r.buffers = d->ledger.count;
 	r.clients = d->nclients;

@@ -20,6 +20,7 @@
 #include "server.h"
 #include "startup.h"
 #include "uio_locate.h"
+#include "zeroing.h"
 
 static void on_backend_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -89,6 +90,60 @@ static int adopt_survivors(struct daemon *d)
 	return 0;
 }
 
+static int clear_range(void *ctx, uint64_t offset, uint64_t size)
+{
+	struct daemon *d = ctx;
+
+	return d->be->ops->clear(d->be, offset, size);
+}
+
+struct extent_list {
+	struct backend_live *v;
+	size_t n, cap;
+};
+
+static int collect_extent(uint64_t offset, uint64_t size, void *ctx)
+{
+	struct extent_list *l = ctx;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct backend_live *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n].offset = offset;
+	l->v[l->n++].size = size;
+	return 0;
+}
+
+/*
+ * Whatever the region held before this daemon (a previous owner's frames,
+ * garbage from boot) is nobody's business: take every free extent out and
+ * let the zeroing thread give it back.
+ */
+static int zero_free_space(struct daemon *d)
+{
+	struct extent_list l = {NULL, 0, 0};
+	size_t i;
+	int ret;
+
+	d->zeroing = zeroing_new(d->base, clear_range, daemon_range_zeroed, d);
+	if (!d->zeroing)
+		return -ENOMEM;
+	ret = allocator_for_each_free(d->alloc, collect_extent, &l);
+	for (i = 0; i < l.n && ret == 0; i++) {
+		ret = allocator_reserve(d->alloc, l.v[i].offset, l.v[i].size);
+		if (ret == 0)
+			ret = zeroing_submit(d->zeroing, l.v[i].offset, l.v[i].size);
+	}
+	free(l.v);
+	return ret;
+}
+
 static void announce(const struct daemon *d, const char *why)
 {
 	log_info("backend %s%s: region of %" PRIu64 " MiB at device address 0x%" PRIx64
@@ -116,6 +171,8 @@ static int finish_setup(struct daemon *d, const char *why)
 			return -ENOMEM;
 	}
 	ret = adopt_survivors(d);
+	if (ret == 0 && d->be->ops->clear)
+		ret = zero_free_space(d);
 	if (ret == 0)
 		ret = server_start(d);
 	if (ret == 0)
@@ -177,6 +234,7 @@ void daemon_stop(struct daemon *d)
 	if (d->ev_monitor)
 		event_free(d->ev_monitor);
 	uio_monitor_free(d->monitor);
+	zeroing_free(d->zeroing);
 	if (d->ev_backend)
 		event_free(d->ev_backend);
 	if (d->be)

@@ -106,6 +106,7 @@ struct cmabuf_msg_status_reply {
 	uint64_t free;
 	uint64_t largest_free;
 	uint64_t pending_release; /* bytes freed by owners, still held by someone */
+	uint64_t zeroing;	  /* bytes released and being cleared before reuse */
 	uint32_t free_extents;
 	uint32_t buffers;
 	uint32_t clients;

@@ -114,7 +114,8 @@ int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n)
 	int i;
 
 	for (i = 0; i < 250; i++) {
-		if (test_daemon_status(td, &st) == 0 && st.buffers == n)
+		/* Settled: n buffers, and everything released is zeroed and free again. */
+		if (test_daemon_status(td, &st) == 0 && st.buffers == n && st.zeroing == 0)
 			return 0;
 		sleep_ms(20);
 	}

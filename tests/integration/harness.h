@@ -27,7 +27,7 @@ int test_daemon_stop(struct test_daemon *td);
 
 /* The daemon's status, through a short-lived connection. */
 int test_daemon_status(const struct test_daemon *td, struct cmabuf_msg_status_reply *st);
-/* Polls until the daemon holds exactly n buffers (5 s at most). */
+/* Polls until the daemon holds exactly n buffers and zeroes nothing (5 s at most). */
 int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n);
 /* Number of open descriptors in the daemon process. */
 int test_daemon_fd_count(const struct test_daemon *td);

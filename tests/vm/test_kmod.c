@@ -1,0 +1,666 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_kmod: the uio_cma stub on a real kernel, no daemon. Run inside the
+ * VM by tests/vm/vm-run (as root, uio_cma loaded over base=$CMABUF_VM_BASE
+ * size=$CMABUF_VM_SIZE, vivid with allocators=1,0 and vgem loaded). Prints
+ * one TAP line per check; exits 1 if any failed, 77 if there is no stub.
+ *
+ *   test_kmod [--device /dev/uio_cma0] [--no-rmmod]
+ *
+ * The rmmod check runs last and reloads the module from $CMABUF_VM_KO with
+ * the same parameters, so that later programs in the guest find it again.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/videodev2.h>
+#include <xf86drm.h>
+
+#include "uio_cma.h"
+
+#define KIB 1024ull
+#define MIB (1024ull * 1024ull)
+
+static int n_tests, n_failed;
+static int ctl = -1;
+static struct uio_cma_info info;
+
+static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static bool check(bool ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	n_tests++;
+	if (!ok)
+		n_failed++;
+	printf("%sok %d - ", ok ? "" : "not ", n_tests);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	return ok;
+}
+
+static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Returns the dma-buf fd, or -errno. */
+static int export_range(uint64_t offset, uint64_t size, uint64_t cookie, const char *name)
+{
+	struct uio_cma_export e = {.offset = offset, .size = size, .cookie = cookie};
+	int fd;
+
+	snprintf(e.name, sizeof(e.name), "%s", name);
+	fd = ioctl(ctl, UIO_CMA_IOC_EXPORT, &e);
+	return fd < 0 ? -errno : fd;
+}
+
+static int revoke_cookie(uint64_t cookie)
+{
+	struct uio_cma_revoke r = {.cookie = cookie};
+
+	return ioctl(ctl, UIO_CMA_IOC_REVOKE, &r) < 0 ? -errno : 0;
+}
+
+static int clear_range(uint64_t offset, uint64_t size)
+{
+	struct uio_cma_clear c = {.offset = offset, .size = size};
+
+	return ioctl(ctl, UIO_CMA_IOC_CLEAR, &c) < 0 ? -errno : 0;
+}
+
+/* Waits up to timeout_ms for one event; 1 if read, 0 if none, -errno. */
+static int next_event(struct uio_cma_event *ev, int timeout_ms)
+{
+	struct pollfd p = {.fd = ctl, .events = POLLIN};
+	ssize_t n;
+	int ret;
+
+	ret = poll(&p, 1, timeout_ms);
+	if (ret <= 0)
+		return ret < 0 ? -errno : 0;
+	n = read(ctl, ev, sizeof(*ev));
+	if (n < 0)
+		return -errno;
+	return n == sizeof(*ev) ? 1 : -EIO;
+}
+
+static bool expect_released(uint64_t cookie, uint64_t offset, uint64_t size, uint32_t flags)
+{
+	struct uio_cma_event ev;
+	int ret = next_event(&ev, 2000);
+
+	if (ret != 1) {
+		diag("no event: %d", ret);
+		return false;
+	}
+	if (ev.type != UIO_CMA_EVENT_RELEASED || ev.cookie != cookie || ev.offset != offset ||
+	    ev.size != size || ev.flags != flags) {
+		diag("event type %u flags %u cookie %" PRIu64 " offset %#" PRIx64 " size %#" PRIx64,
+		     ev.type, ev.flags, (uint64_t)ev.cookie, (uint64_t)ev.offset,
+		     (uint64_t)ev.size);
+		return false;
+	}
+	return true;
+}
+
+static bool no_event(void)
+{
+	struct uio_cma_event ev;
+
+	return next_event(&ev, 100) == 0;
+}
+
+static void *map_buf(int fd, size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static bool all_bytes(const volatile uint8_t *p, size_t n, uint8_t v)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != v)
+			return false;
+	return true;
+}
+
+/* Runs fn(arg) in a child; returns its wait status. */
+static int in_child(int (*fn)(void *), void *arg)
+{
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0)
+		_exit(fn(arg));
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return -1;
+	return status;
+}
+
+/* Every PAT entry overlapping the region must be write-combining. */
+static int pat_check(int *entries)
+{
+	FILE *f = fopen("/sys/kernel/debug/x86/pat_memtype_list", "re");
+	uint64_t lo, hi, end = info.base + info.size;
+	char line[256], type[64];
+	int bad = 0;
+
+	*entries = 0;
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PAT: [mem %" SCNx64 "-%" SCNx64 "] %63s", &lo, &hi, type) != 3)
+			continue;
+		if (hi <= info.base || lo >= end)
+			continue;
+		(*entries)++;
+		if (strcmp(type, "write-combining") != 0) {
+			diag("PAT: %s", line);
+			bad++;
+		}
+	}
+	fclose(f);
+	return bad;
+}
+
+static bool fdinfo_has_name(int fd, const char *name)
+{
+	char path[64], line[256], want[128];
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	snprintf(want, sizeof(want), "name:\t%s\n", name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strcmp(line, want) == 0)
+			found = true;
+	fclose(f);
+	return found;
+}
+
+/* ---- the checks ---- */
+
+static void test_info(void)
+{
+	const char *b = getenv("CMABUF_VM_BASE"), *s = getenv("CMABUF_VM_SIZE");
+	int fd2;
+
+	check(ioctl(ctl, UIO_CMA_IOC_INFO, &info) == 0, "INFO");
+	check(info.abi_version == UIO_CMA_ABI_VERSION, "INFO abi_version %u", info.abi_version);
+	check(info.page_size == (uint32_t)sysconf(_SC_PAGESIZE), "INFO page_size %u",
+	      info.page_size);
+	if (b && s)
+		check(info.base == strtoull(b, NULL, 0) && info.size == strtoull(s, NULL, 0),
+		      "INFO base %#" PRIx64 " size %#" PRIx64 " match the module parameters",
+		      (uint64_t)info.base, (uint64_t)info.size);
+	check(info.live == 0, "no live exports at start");
+	fd2 = open("/dev/uio_cma0", O_RDWR | O_CLOEXEC);
+	check(fd2 < 0 && errno == EBUSY, "a second opener of the control device gets EBUSY");
+	if (fd2 >= 0)
+		close(fd2);
+}
+
+static void test_export_refusals(void)
+{
+	struct uio_cma_export e = {.offset = 0, .size = 4096, .cookie = 99};
+	uint64_t sz = info.size;
+	int a;
+
+	a = export_range(0, 1 * MIB, 1, "test-a");
+	if (!check(a >= 0, "EXPORT [0, 1M) returns a dma-buf fd (%d)", a))
+		return;
+	check(fcntl(a, F_GETFD) == FD_CLOEXEC, "the fd is close-on-exec");
+	check((fcntl(a, F_GETFL) & O_ACCMODE) == O_RDWR, "the fd is O_RDWR");
+	check(fdinfo_has_name(a, "test-a"), "the name shows in /proc/self/fdinfo");
+
+	check(export_range(512 * KIB, 1 * MIB, 2, "x") == -EBUSY, "overlapping EXPORT: EBUSY");
+	check(export_range(0, 4096, 3, "x") == -EBUSY, "EXPORT inside a live one: EBUSY");
+	check(export_range(1 * MIB - 4096, 8192, 4, "x") == -EBUSY, "EXPORT across the end: EBUSY");
+	check(export_range(4 * MIB, 4096, 1, "x") == -EEXIST, "duplicate cookie: EEXIST");
+	check(export_range(sz - 4096, 8192, 5, "x") == -EINVAL, "EXPORT past the end: EINVAL");
+	check(export_range(sz, 4096, 5, "x") == -EINVAL, "EXPORT at the end: EINVAL");
+	check(export_range(UINT64_MAX - 4095, 8192, 5, "x") == -EINVAL, "EXPORT wrapping: EINVAL");
+	check(export_range(2 * MIB + 100, 4096, 5, "x") == -EINVAL, "unaligned offset: EINVAL");
+	check(export_range(2 * MIB, 4000, 5, "x") == -EINVAL, "unaligned size: EINVAL");
+	check(export_range(2 * MIB, 0, 5, "x") == -EINVAL, "empty EXPORT: EINVAL");
+	e.offset = 2 * MIB;
+	e.flags = 1;
+	check(ioctl(ctl, UIO_CMA_IOC_EXPORT, &e) < 0 && errno == EINVAL, "unknown flags: EINVAL");
+	e.flags = 0;
+	memset(e.name, 'n', sizeof(e.name));
+	check(ioctl(ctl, UIO_CMA_IOC_EXPORT, &e) < 0 && errno == EINVAL,
+	      "name without NUL: EINVAL");
+	check(no_event(), "refused EXPORTs queue no event");
+
+	close(a);
+	check(expect_released(1, 0, 1 * MIB, 0), "close: RELEASED with the cookie");
+	a = export_range(0, 1 * MIB, 1, "again");
+	check(a >= 0, "the released range can be exported again");
+	close(a);
+	check(expect_released(1, 0, 1 * MIB, 0), "and released again");
+}
+
+static int child_rw(void *arg)
+{
+	volatile uint32_t *p = arg;
+
+	if (p[0] != 0xc0ffee00u || p[1023] != 0xc0ffee00u + 1023)
+		return 1;
+	p[1] = 0xfeedbeefu;
+	return 0;
+}
+
+static int child_touch(void *arg)
+{
+	volatile uint8_t *p = arg;
+
+	return p[0] == 0x5a ? 0 : 1; /* a revoked mapping dies here */
+}
+
+static void test_mmap(void)
+{
+	const size_t size = 2 * MIB;
+	volatile uint32_t *m1, *m2;
+	int fd, entries, uio, ret;
+	bool same = true;
+	void *p;
+
+	fd = export_range(4 * MIB, size, 10, "test-mmap");
+	if (!check(fd >= 0, "EXPORT [4M, 6M)"))
+		return;
+	m1 = map_buf(fd, size);
+	m2 = map_buf(fd, size);
+	if (!check(m1 && m2, "two shared mmaps")) {
+		close(fd);
+		return;
+	}
+	for (uint32_t i = 0; i < size / 4; i++)
+		m1[i] = 0xc0ffee00u + i;
+	for (uint32_t i = 0; i < size / 4; i++)
+		same = same && m2[i] == 0xc0ffee00u + i;
+	check(same, "bytes written through one mapping are read through the other");
+	check(in_child(child_rw, (void *)m1) == 0, "a forked child reads them too");
+	check(m2[1] == 0xfeedbeefu, "and the child's write is seen by the parent");
+
+	ret = pat_check(&entries);
+	check(ret == 0 && entries > 0,
+	      "pat_memtype_list: %d entries in the region, all write-combining", entries);
+
+	/* UIO's map0 is the same memory; its UC- request resolves to WC, no conflict. */
+	uio = open("/dev/uio0", O_RDWR | O_CLOEXEC);
+	p = uio < 0 ? MAP_FAILED : mmap(NULL, 8 * MIB, PROT_READ, MAP_SHARED, uio, 0);
+	if (check(p != MAP_FAILED, "mmap of /dev/uio0 map0")) {
+		volatile uint32_t *u = p;
+
+		check(u[(4 * MIB) / 4] == 0xc0ffee00u && u[(4 * MIB) / 4 + 1] == 0xfeedbeefu,
+		      "map0 sees the buffer's bytes at its offset");
+		ret = pat_check(&entries);
+		check(ret == 0, "PAT: %d entries with map0 mapped, all write-combining", entries);
+		munmap(p, 8 * MIB);
+	}
+	if (uio >= 0)
+		close(uio);
+
+	p = mmap(NULL, size + 4096, PROT_READ, MAP_SHARED, fd, 0);
+	check(p == MAP_FAILED, "mmap larger than the buffer is refused");
+	p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+	check(p == MAP_FAILED, "MAP_PRIVATE is refused");
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, (off_t)(size - 4096));
+	if (check(p != MAP_FAILED, "mmap of the last page at an offset")) {
+		check(((volatile uint32_t *)p)[0] == 0xc0ffee00u + (size - 4096) / 4,
+		      "the offset mapping sees the right page");
+		munmap(p, 4096);
+	}
+
+	close(fd);
+	check(no_event(), "no RELEASED while mappings hold the buffer");
+	munmap((void *)m1, size);
+	check(no_event(), "nor with one mapping left");
+	munmap((void *)m2, size);
+	check(expect_released(10, 4 * MIB, size, 0), "RELEASED after the last munmap");
+}
+
+static void test_list_clear(void)
+{
+	struct uio_cma_list_entry ent[4];
+	struct uio_cma_list l = {.entries = (uintptr_t)ent, .capacity = 4};
+	volatile uint8_t *m;
+	int a, b, ret;
+
+	b = export_range(16 * MIB, 64 * KIB, 21, "list-b");
+	a = export_range(8 * MIB, 4 * MIB, 20, "list-a");
+	if (!check(a >= 0 && b >= 0, "two exports for LIST"))
+		goto out;
+	struct uio_cma_list count_only = {0};
+	ret = ioctl(ctl, UIO_CMA_IOC_LIST, &count_only);
+	check(ret == 2 && count_only.count == 2, "LIST with capacity 0 counts 2 (%d)", ret);
+	ret = ioctl(ctl, UIO_CMA_IOC_LIST, &l);
+	check(ret == 2 && ent[0].cookie == 20 && ent[0].offset == 8 * MIB &&
+		      ent[0].size == 4 * MIB && ent[1].cookie == 21 && ent[1].offset == 16 * MIB &&
+		      ent[1].size == 64 * KIB,
+	      "LIST returns both, in address order, with cookies");
+	l.capacity = 1;
+	memset(ent, 0, sizeof(ent));
+	ret = ioctl(ctl, UIO_CMA_IOC_LIST, &l);
+	check(ret == 2 && ent[0].cookie == 20 && ent[1].cookie == 0,
+	      "LIST with capacity 1 copies one and still counts 2");
+
+	check(clear_range(8 * MIB, 4096) == -EBUSY, "CLEAR of a live export: EBUSY");
+	check(clear_range(12 * MIB - 4096, 8192) == -EBUSY, "CLEAR overlapping one: EBUSY");
+	check(clear_range(1, 4096) == -EINVAL, "unaligned CLEAR: EINVAL");
+
+	m = map_buf(a, 4 * MIB);
+	if (m) {
+		memset((void *)m, 0xa5, 4 * MIB);
+		munmap((void *)m, 4 * MIB);
+	}
+	close(a);
+	check(expect_released(20, 8 * MIB, 4 * MIB, 0), "RELEASED for list-a");
+	check(clear_range(8 * MIB, 4 * MIB) == 0, "CLEAR of the released range");
+	a = export_range(8 * MIB, 4 * MIB, 22, "list-a2");
+	m = a >= 0 ? map_buf(a, 4 * MIB) : NULL;
+	if (check(m != NULL, "re-export and map it")) {
+		check(all_bytes(m, 4 * MIB, 0), "CLEAR zeroed it");
+		munmap((void *)m, 4 * MIB);
+	}
+	if (a >= 0) {
+		close(a);
+		expect_released(22, 8 * MIB, 4 * MIB, 0);
+	}
+out:
+	if (b >= 0) {
+		close(b);
+		check(expect_released(21, 16 * MIB, 64 * KIB, 0), "RELEASED for list-b");
+	}
+}
+
+static void test_revoke(void)
+{
+	volatile uint8_t *m;
+	int fd, fd2, status;
+	void *p;
+
+	fd = export_range(32 * MIB, 1 * MIB, 30, "revoke");
+	m = fd >= 0 ? map_buf(fd, 1 * MIB) : NULL;
+	if (!check(m != NULL, "export and map a buffer to revoke"))
+		return;
+	m[0] = 0x5a;
+	check(in_child(child_touch, (void *)m) == 0, "a child reads it before REVOKE");
+	check(revoke_cookie(31) == -ENOENT, "REVOKE of an unknown cookie: ENOENT");
+	check(revoke_cookie(30) == 0, "REVOKE");
+	check(expect_released(30, 32 * MIB, 1 * MIB, UIO_CMA_EVENT_REVOKED),
+	      "RELEASED (REVOKED) queued at once");
+	status = in_child(child_touch, (void *)m);
+	check(WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS,
+	      "the holder's next access gets SIGBUS (status %#x)", status);
+	p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	check(p == MAP_FAILED, "a new mmap of a revoked buffer fails");
+	check(revoke_cookie(30) == -ENOENT, "REVOKE twice: ENOENT");
+	fd2 = export_range(32 * MIB, 1 * MIB, 32, "reuse");
+	check(fd2 >= 0, "the revoked range can be exported again at once");
+	munmap((void *)m, 1 * MIB);
+	close(fd);
+	check(no_event(), "closing the revoked buffer queues nothing more");
+	if (fd2 >= 0) {
+		close(fd2);
+		expect_released(32, 32 * MIB, 1 * MIB, 0);
+	}
+}
+
+/* ---- real importers ---- */
+
+static int find_vivid(const char *bus_info)
+{
+	char path[32];
+
+	for (int i = 0; i < 16; i++) {
+		struct v4l2_capability cap;
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/video%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, VIDIOC_QUERYCAP, &cap) == 0 &&
+		    strcmp((const char *)cap.bus_info, bus_info) == 0 &&
+		    (cap.device_caps & V4L2_CAP_VIDEO_CAPTURE))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+static void test_vivid(const char *bus_info, uint64_t offset, uint64_t cookie)
+{
+	struct v4l2_format fmt = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+	struct v4l2_requestbuffers req = {
+		.count = 1, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE, .memory = V4L2_MEMORY_DMABUF};
+	struct v4l2_buffer buf = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
+				  .memory = V4L2_MEMORY_DMABUF};
+	enum v4l2_buf_type type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	struct pollfd pfd;
+	volatile uint8_t *m = NULL;
+	uint64_t size;
+	int vfd, fd = -1, ret;
+
+	vfd = find_vivid(bus_info);
+	if (!check(vfd >= 0, "%s: vivid capture node found", bus_info))
+		return;
+	fmt.fmt.pix.width = 640;
+	fmt.fmt.pix.height = 360;
+	fmt.fmt.pix.pixelformat = V4L2_PIX_FMT_YUYV;
+	fmt.fmt.pix.field = V4L2_FIELD_NONE;
+	ret = ioctl(vfd, VIDIOC_S_FMT, &fmt);
+	if (!check(ret == 0 && fmt.fmt.pix.width == 640 &&
+			   fmt.fmt.pix.pixelformat == V4L2_PIX_FMT_YUYV,
+		   "%s: S_FMT 640x360 YUYV (sizeimage %u)", bus_info, fmt.fmt.pix.sizeimage))
+		goto out;
+	size = (fmt.fmt.pix.sizeimage + info.page_size - 1) & ~(uint64_t)(info.page_size - 1);
+	check(clear_range(offset, size) == 0, "%s: CLEAR the range first", bus_info);
+	fd = export_range(offset, size, cookie, "vivid");
+	if (!check(fd >= 0, "%s: EXPORT %" PRIu64 " bytes", bus_info, size))
+		goto out;
+	if (!check(ioctl(vfd, VIDIOC_REQBUFS, &req) == 0 && req.count >= 1,
+		   "%s: REQBUFS V4L2_MEMORY_DMABUF", bus_info))
+		goto out;
+	buf.index = 0;
+	buf.m.fd = fd;
+	buf.length = (uint32_t)size;
+	ret = ioctl(vfd, VIDIOC_QBUF, &buf) == 0 ? 0 : -errno;
+	if (!check(ret == 0, "%s: QBUF the dma-buf (%s)", bus_info, strerror(-ret)))
+		goto release;
+	check(revoke_cookie(cookie) == -EBUSY, "%s: REVOKE of an attached buffer: EBUSY", bus_info);
+	if (!check(ioctl(vfd, VIDIOC_STREAMON, &type) == 0, "%s: STREAMON", bus_info))
+		goto release;
+	pfd = (struct pollfd){.fd = vfd, .events = POLLIN};
+	memset(&buf, 0, sizeof(buf));
+	buf.type = V4L2_BUF_TYPE_VIDEO_CAPTURE;
+	buf.memory = V4L2_MEMORY_DMABUF;
+	ret = poll(&pfd, 1, 10000) == 1 && ioctl(vfd, VIDIOC_DQBUF, &buf) == 0;
+	if (check(ret, "%s: DQBUF a captured frame (%u bytes)", bus_info, buf.bytesused)) {
+		m = map_buf(fd, size);
+		check(m && !all_bytes(m, fmt.fmt.pix.sizeimage, 0),
+		      "%s: the frame read through the CPU mapping is not all zero", bus_info);
+		if (m)
+			munmap((void *)m, size);
+	}
+	ioctl(vfd, VIDIOC_STREAMOFF, &type);
+release:
+	req.count = 0;
+	ioctl(vfd, VIDIOC_REQBUFS, &req);
+out:
+	close(vfd);
+	if (fd >= 0) {
+		close(fd);
+		check(expect_released(cookie, offset, size, 0), "%s: RELEASED after vivid let go",
+		      bus_info);
+	}
+}
+
+static int find_vgem(void)
+{
+	char path[32];
+
+	for (int i = 0; i < 8; i++) {
+		drmVersionPtr v;
+		int fd;
+
+		snprintf(path, sizeof(path), "/dev/dri/card%d", i);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		v = drmGetVersion(fd);
+		if (v && strcmp(v->name, "vgem") == 0) {
+			drmFreeVersion(v);
+			return fd;
+		}
+		drmFreeVersion(v);
+		close(fd);
+	}
+	return -1;
+}
+
+static void test_vgem(void)
+{
+	uint32_t handle = 0;
+	int dfd, fd, ret;
+
+	dfd = find_vgem();
+	if (!check(dfd >= 0, "vgem: DRM node found"))
+		return;
+	fd = export_range(64 * MIB, 1 * MIB, 40, "vgem");
+	if (check(fd >= 0, "vgem: EXPORT")) {
+		ret = drmPrimeFDToHandle(dfd, fd, &handle);
+		check(ret == 0 && handle != 0, "vgem: drmPrimeFDToHandle imports it (%d)", ret);
+		check(revoke_cookie(40) == -EBUSY, "vgem: REVOKE of an imported buffer: EBUSY");
+		close(fd);
+		check(no_event(), "vgem: no RELEASED while vgem holds the buffer");
+		if (handle)
+			drmCloseBufferHandle(dfd, handle);
+	}
+	close(dfd);
+	if (fd >= 0)
+		check(expect_released(40, 64 * MIB, 1 * MIB, 0),
+		      "vgem: RELEASED after the handle closed");
+}
+
+/* ---- unload ---- */
+
+static int delete_module(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) == 0 ? 0 : -errno;
+}
+
+static void test_rmmod(void)
+{
+	const char *ko = getenv("CMABUF_VM_KO");
+	char cmd[512];
+	int fd, ret;
+
+	fd = export_range(0, 1 * MIB, 50, "pin");
+	close(ctl);
+	ctl = -1;
+	ret = delete_module("uio_cma");
+	check(fd >= 0 && (ret == -EWOULDBLOCK || ret == -EBUSY),
+	      "rmmod refused while an export lives (%s)", strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	ret = delete_module("uio_cma");
+	if (!check(ret == 0, "rmmod succeeds once it is released (%s)", strerror(-ret)))
+		return;
+	if (!ko || !*ko) {
+		diag("no $CMABUF_VM_KO: not reloading");
+		return;
+	}
+	/* 0x60000000 is ordinary RAM in a 2 GiB guest: refused, with a hint. */
+	snprintf(cmd, sizeof(cmd), "insmod '%s' base=0x60000000 size=0x1000000 2>/dev/null", ko);
+	check(system(cmd) != 0 && access("/dev/uio_cma0", F_OK) != 0,
+	      "a region in System RAM is refused");
+	/* Past the end of memory: not reserved either. */
+	snprintf(cmd, sizeof(cmd), "insmod '%s' base=0x1000000000 size=0x1000000 2>/dev/null", ko);
+	check(system(cmd) != 0, "a region that is not reserved memory is refused");
+	snprintf(cmd, sizeof(cmd), "insmod '%s' base=%#" PRIx64 " size=%#" PRIx64, ko,
+		 (uint64_t)info.base, (uint64_t)info.size);
+	check(system(cmd) == 0, "the module loads again");
+	for (int i = 0; i < 50 && ctl < 0; i++) {
+		ctl = open("/dev/uio_cma0", O_RDWR | O_CLOEXEC);
+		if (ctl < 0)
+			usleep(20000);
+	}
+	struct uio_cma_info again = {0};
+	check(ctl >= 0 && ioctl(ctl, UIO_CMA_IOC_INFO, &again) == 0 && again.live == 0 &&
+		      again.base == info.base,
+	      "and answers INFO");
+}
+
+int main(int argc, char **argv)
+{
+	const char *dev = "/dev/uio_cma0";
+	bool rmmod = true;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--device") == 0 && i + 1 < argc)
+			dev = argv[++i];
+		else if (strcmp(argv[i], "--no-rmmod") == 0)
+			rmmod = false;
+		else {
+			fprintf(stderr, "usage: %s [--device PATH] [--no-rmmod]\n", argv[0]);
+			return 2;
+		}
+	}
+	ctl = open(dev, O_RDWR | O_CLOEXEC);
+	if (ctl < 0) {
+		printf("1..0 # SKIP %s: %s (run me under tests/vm/vm-run)\n", dev, strerror(errno));
+		return 77;
+	}
+
+	test_info();
+	test_export_refusals();
+	test_mmap();
+	test_list_clear();
+	test_revoke();
+	test_vivid("platform:vivid-000", 96 * MIB, 60);
+	test_vivid("platform:vivid-001", 128 * MIB, 61);
+	test_vgem();
+	check(ioctl(ctl, UIO_CMA_IOC_INFO, &info) == 0 && info.live == 0,
+	      "no live exports left (%u)", info.live);
+	if (rmmod)
+		test_rmmod();
+	if (ctl >= 0)
+		close(ctl);
+
+	printf("1..%d\n", n_tests);
+	printf("%d passed, %d failed\n", n_tests - n_failed, n_failed);
+	return n_failed ? 1 : 0;
+}

@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cmabufd on the real stub, inside the VM: coherent mappings only (checked
+ * against x86 PAT's own bookkeeping), and a range returns to the pool only
+ * when the stub says the last holder let go.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cmabuf.h"
+#include "harness.h"
+
+#define PAT_LIST "/sys/kernel/debug/x86/pat_memtype_list"
+
+static int setup(void **state)
+{
+	static struct test_daemon td;
+
+	setenv("CMABUF_TEST_BACKEND", "uio", 1);
+	if (test_daemon_start(&td, 0, NULL) < 0)
+		return -1;
+	*state = &td;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	return test_daemon_stop(*state) == 0 ? 0 : -1;
+}
+
+static struct cmabuf_buffer *alloc_or_fail(struct cmabuf *cb, uint64_t size, const char *name)
+{
+	struct cmabuf_alloc_desc d = {.size = size, .name = name};
+	struct cmabuf_buffer *b = NULL;
+
+	if (cmabuf_alloc(cb, &d, &b) < 0)
+		fail_msg("alloc %s: %s", name, cmabuf_last_error(cb));
+	return b;
+}
+
+/*
+ * Every PAT entry that touches the region must be write-combining, and the
+ * mapped buffers must be covered by one. Returns the number of such entries.
+ */
+static int check_pat(uint64_t base, uint64_t size, uint64_t want_lo, uint64_t want_hi)
+{
+	FILE *f = fopen(PAT_LIST, "r");
+	char line[256], type[64];
+	uint64_t lo, hi;
+	int n = 0, covered = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "PAT: [mem 0x%" SCNx64 "-0x%" SCNx64 "] %63s", &lo, &hi, type) !=
+		    3)
+			continue;
+		if (hi <= base || lo >= base + size)
+			continue;
+		n++;
+		if (strcmp(type, "write-combining") != 0)
+			fail_msg("region range %#" PRIx64 "-%#" PRIx64
+				 " is %s, not write-combining",
+				 lo, hi, type);
+		covered |= lo <= want_lo && hi >= want_hi;
+	}
+	fclose(f);
+	assert_true(covered);
+	return n;
+}
+
+static void every_mapping_is_write_combining(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf *cb;
+	struct cmabuf_buffer *b[3];
+	uint64_t addr;
+	int i;
+
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_string_equal(st.backend, "uio");
+	for (i = 0; i < 3; i++) {
+		b[i] = alloc_or_fail(cb, 3110400, "pat-check");
+		memset(cmabuf_map(b[i]), 0xa5, cmabuf_buffer_size(b[i]));
+		assert_int_equal(cmabuf_buffer_dev_addr(b[i], &addr), 0);
+		assert_true(check_pat(st.region_base, st.region_size, addr,
+				      addr + cmabuf_buffer_size(b[i])) > 0);
+	}
+	for (i = 0; i < 3; i++)
+		cmabuf_free(b[i]);
+	cmabuf_disconnect(cb);
+}
+
+/* A child that holds a dma-buf fd until told to let go. */
+static pid_t spawn_holder(int fd, int *release_pipe)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(p), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(p[1]);
+		(void)fd; /* inherited: the child's reference keeps the dma-buf alive */
+		if (read(p[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(p[0]);
+	*release_pipe = p[1];
+	return pid;
+}
+
+static void range_returns_only_when_last_holder_closes(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf *cb;
+	struct cmabuf_buffer *held, *other, *again;
+	uint64_t held_addr, other_addr, again_addr, size = 8u << 20;
+	int release, status;
+	pid_t holder;
+
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	held = alloc_or_fail(cb, size, "held-elsewhere");
+	assert_int_equal(cmabuf_buffer_dev_addr(held, &held_addr), 0);
+	holder = spawn_holder(cmabuf_buffer_fd(held), &release);
+	assert_int_equal(cmabuf_free(held), 0); /* the owner lets go; the holder does not */
+
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.buffers, 1);
+	assert_int_equal(st.pending_release, size);
+	other = alloc_or_fail(cb, size, "meanwhile");
+	assert_int_equal(cmabuf_buffer_dev_addr(other, &other_addr), 0);
+	assert_true(other_addr >= held_addr + size || other_addr + size <= held_addr);
+
+	assert_int_equal(write(release, "x", 1), 1); /* the holder exits: last reference gone */
+	assert_int_equal(waitpid(holder, &status, 0), holder);
+	close(release);
+	assert_int_equal(test_daemon_wait_buffers(td, 1), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.pending_release, 0);
+
+	cmabuf_free(other);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	/* The whole region fits again, so the held range is back in use. */
+	again = alloc_or_fail(cb, td->region_size, "reuse");
+	assert_int_equal(cmabuf_buffer_dev_addr(again, &again_addr), 0);
+	assert_true(again_addr <= held_addr);
+	cmabuf_free(again);
+	cmabuf_disconnect(cb);
+}
+
+/*
+ * A new owner never sees the last one's data: the range is cleared by the
+ * stub before reuse. The whole region is then allocated at once, so the
+ * reallocation certainly covers the dirty range (and has to wait for the
+ * zeroing if it is still running).
+ */
+static void reused_memory_reads_back_zero(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb;
+	struct cmabuf_buffer *dirty, *all;
+	uint64_t dirty_addr, all_addr, size = 4u << 20, i;
+	const uint8_t *p;
+
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	dirty = alloc_or_fail(cb, size, "dirty");
+	assert_int_equal(cmabuf_buffer_dev_addr(dirty, &dirty_addr), 0);
+	memset(cmabuf_map(dirty), 0x5a, size);
+	assert_int_equal(cmabuf_free(dirty), 0);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+
+	all = alloc_or_fail(cb, td->region_size, "everything");
+	assert_int_equal(cmabuf_buffer_dev_addr(all, &all_addr), 0);
+	p = cmabuf_map(all);
+	assert_non_null(p);
+	p += dirty_addr - all_addr;
+	for (i = 0; i < size; i++)
+		if (p[i] != 0)
+			fail_msg("byte %" PRIu64 " of the reused range is 0x%02x, not zero", i,
+				 p[i]);
+	cmabuf_free(all);
+	cmabuf_disconnect(cb);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(every_mapping_is_write_combining, setup, teardown),
+		cmocka_unit_test_setup_teardown(range_returns_only_when_last_holder_closes, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(reused_memory_reads_back_zero, setup, teardown),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
