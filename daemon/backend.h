@@ -38,6 +38,12 @@ struct backend_ops {
 	 * last reference goes.
 	 */
 	void (*unexport)(struct backend *be, uint64_t cookie);
+	/*
+	 * Takes the memory back from whoever holds the buffer (purge): on
+	 * success the range is free at once and no release will be reported.
+	 * -EBUSY if it cannot be taken back now (a device is using it).
+	 */
+	int (*revoke)(struct backend *be, uint64_t cookie);
 	/* Descriptor to watch for release events, or -1; dispatch reads and reports them. */
 	int (*event_fd)(struct backend *be);
 	void (*dispatch)(struct backend *be);

@@ -50,6 +50,13 @@ static void uio_unexport(struct backend *be, uint64_t cookie)
 {
 }
 
+static int uio_revoke(struct backend *be, uint64_t cookie)
+{
+	struct uio_cma_revoke r = {.cookie = cookie};
+
+	return ioctl(to_uio(be)->ctl, UIO_CMA_IOC_REVOKE, &r) < 0 ? -errno : 0;
+}
+
 static int uio_event_fd(struct backend *be)
 {
 	return to_uio(be)->ctl;
@@ -68,7 +75,9 @@ static void uio_dispatch(struct backend *be)
 		if (n <= 0)
 			break;
 		for (i = 0; i < (size_t)n / sizeof(ev[0]); i++) {
-			if (ev[i].type == UIO_CMA_EVENT_RELEASED)
+			/* A revoke's range was handled when we asked for it. */
+			if (ev[i].type == UIO_CMA_EVENT_RELEASED &&
+			    !(ev[i].flags & UIO_CMA_EVENT_REVOKED))
 				be->on_released(be->released_ctx, ev[i].cookie);
 		}
 	}
@@ -120,6 +129,7 @@ static void uio_destroy(struct backend *be)
 static const struct backend_ops uio_ops = {
 	.export_range = uio_export,
 	.unexport = uio_unexport,
+	.revoke = uio_revoke,
 	.event_fd = uio_event_fd,
 	.dispatch = uio_dispatch,
 	.list_live = uio_list_live,

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "daemon.h"
 #include "log.h"
+#include "requests.h"
 
 static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
@@ -69,6 +70,7 @@ void client_destroy(struct client *c)
 {
 	if (!c)
 		return;
+	pending_alloc_cancel(c);
 	release_all_buffers(c);
 	while (c->outq_len) {
 		struct outmsg *m = c->outq[c->outq_head];

@@ -40,6 +40,8 @@ struct client {
 	TAILQ_HEAD(, buffer) buffers;
 	uint32_t nbuffers;
 	uint64_t bytes;
+	int priority;		       /* from its class: higher may reclaim from lower */
+	struct pending_alloc *pending; /* an ALLOC waiting for reclaimed memory */
 	struct outmsg *outq[CLIENT_OUTQ_MAX];
 	unsigned outq_head, outq_len;
 	TAILQ_ENTRY(client) link;

@@ -13,6 +13,7 @@
 struct allocator;
 struct backend;
 struct client;
+struct pending_alloc;
 struct event;
 struct event_base;
 struct udev_monitor;
@@ -23,7 +24,10 @@ TAILQ_HEAD(client_list, client);
 struct daemon_stats {
 	uint64_t allocations;
 	uint64_t failures;
+	uint64_t evictions;
 };
+
+TAILQ_HEAD(pending_list, pending_alloc);
 
 struct daemon {
 	const struct options *opt;
@@ -33,6 +37,8 @@ struct daemon {
 	struct ledger ledger;
 	struct client_list clients;
 	unsigned nclients;
+	struct pending_list pending_allocs;
+	uint32_t reclaim_deadline_ms;
 	uint64_t next_id;
 	uint64_t start_ms;
 	struct daemon_stats stats;

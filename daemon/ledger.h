@@ -26,6 +26,12 @@ struct buffer {
 	char name[CMABUF_NAME_LEN];
 	struct client *owner; /* charged to it until released; NULL once it disconnected */
 	bool let_go;	      /* the owner freed it (or left): release pending */
+	bool purgeable;	    /* contents may be discarded (CMABUF_ALLOC_PURGEABLE, set_purgeable) */
+	bool reclaimable;   /* the owner gives it back when asked */
+	bool purged;	    /* memory taken back: no range any more */
+	bool reclaim_asked; /* a RECLAIM event was sent */
+	bool unrevocable;   /* the backend refused to revoke it (a device uses it) */
+	uint64_t last_used_ms; /* CLOCK_MONOTONIC: allocation or last pin/unpin */
 	RB_ENTRY(buffer) by_id;
 	TAILQ_ENTRY(buffer) owner_link;
 };

@@ -69,6 +69,8 @@ int main(int argc, char **argv)
 	d.start_ms = now_ms(CLOCK_MONOTONIC);
 	ledger_init(&d.ledger);
 	TAILQ_INIT(&d.clients);
+	TAILQ_INIT(&d.pending_allocs);
+	d.reclaim_deadline_ms = opt.reclaim_deadline_ms;
 	d.base = event_base_new();
 	if (!d.base)
 		return EXIT_FAILURE;

@@ -38,6 +38,9 @@ static void usage(FILE *f)
 		"                            K/M/G suffix (default 256M).\n"
 		"      --max-clients=N       Connections served at once (default 1024).\n"
 		"      --max-buffers=N       Live buffers per client (default 4096).\n"
+		"      --reclaim-deadline=MS How long holders of reclaimable buffers have to\n"
+		"                            give them back when a higher-priority request\n"
+		"                            needs the space (default 2000).\n"
 		"  -v, --verbose             Log every request.\n"
 		"  -h, --help                Show this help.\n"
 		"  -V, --version             Show the version.\n"
@@ -137,6 +140,7 @@ static void defaults(struct options *opt)
 	opt->region_size = DEFAULT_REGION_SIZE;
 	opt->max_clients = 1024;
 	opt->max_buffers_per_client = 4096;
+	opt->reclaim_deadline_ms = 2000;
 }
 
 static int bad(const char *what, const char *value, const char *hint)
@@ -145,7 +149,7 @@ static int bad(const char *what, const char *value, const char *hint)
 	return -1;
 }
 
-enum { OPT_SOCKET_MODE = 256, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS };
+enum { OPT_SOCKET_MODE = 256, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS, OPT_RECLAIM_DEADLINE };
 
 static const struct option long_opts[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -154,6 +158,7 @@ static const struct option long_opts[] = {
 	{"region-size", required_argument, NULL, 'r'},
 	{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 	{"max-buffers", required_argument, NULL, OPT_MAX_BUFFERS},
+	{"reclaim-deadline", required_argument, NULL, OPT_RECLAIM_DEADLINE},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -185,6 +190,10 @@ static int apply(int c, const char *arg, struct options *opt)
 	case OPT_MAX_BUFFERS:
 		return parse_uint(arg, 1, 1u << 20, &opt->max_buffers_per_client)
 			       ? bad("--max-buffers", arg, "1..1048576")
+			       : 0;
+	case OPT_RECLAIM_DEADLINE:
+		return parse_uint(arg, 1, 600000, &opt->reclaim_deadline_ms)
+			       ? bad("--reclaim-deadline", arg, "milliseconds, 1..600000")
 			       : 0;
 	case 'v':
 		opt->verbose = true;

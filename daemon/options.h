@@ -15,6 +15,7 @@ struct options {
 	uint64_t region_size; /* memfd backend */
 	unsigned max_clients;
 	unsigned max_buffers_per_client;
+	unsigned reclaim_deadline_ms;
 	bool verbose;
 };
 

@@ -12,23 +12,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define CONFIG_NAME_MAX		 32 /* pool and class names, including the NUL */
-#define CONFIG_UNIT_MAX		 64 /* systemd unit names, including the NUL */
-#define CONFIG_MAX_POOLS	 16 /* including the pool "default" */
-#define CONFIG_MAX_CLASSES	 32 /* not counting [class default] */
-#define CONFIG_MAX_IDS		 16 /* uids, and gids, per class */
-#define CONFIG_MAX_UNITS	 8  /* units per class */
-#define CONFIG_DEFAULT_POOL	 "default"
-#define CONFIG_DEFAULT_CLASS	 "default"
-#define CONFIG_PRIORITY_MIN	 (-100)
-#define CONFIG_PRIORITY_MAX	 100
+#define CONFIG_NAME_MAX			   32 /* pool and class names, including the NUL */
+#define CONFIG_UNIT_MAX			   64 /* systemd unit names, including the NUL */
+#define CONFIG_MAX_POOLS		   16 /* including the pool "default" */
+#define CONFIG_MAX_CLASSES		   32 /* not counting [class default] */
+#define CONFIG_MAX_IDS			   16 /* uids, and gids, per class */
+#define CONFIG_MAX_UNITS		   8  /* units per class */
+#define CONFIG_DEFAULT_POOL		   "default"
+#define CONFIG_DEFAULT_CLASS		   "default"
+#define CONFIG_PRIORITY_MIN		   (-100)
+#define CONFIG_PRIORITY_MAX		   100
 #define CONFIG_RECLAIM_DEADLINE_DEFAULT_MS 2000u
 #define CONFIG_RECLAIM_DEADLINE_MAX_MS	   600000u /* 10 minutes */
 
 struct pool_config {
 	char name[CONFIG_NAME_MAX];
-	uint64_t min; /* bytes guaranteed to this pool */
-	uint64_t max; /* bytes at most; 0 = no limit */
+	uint64_t min;  /* bytes guaranteed to this pool */
+	uint64_t max;  /* bytes at most; 0 = no limit */
 	unsigned line; /* line of the [pool NAME] header; 0 when implicit */
 };
 

@@ -14,6 +14,7 @@
 #include "client.h"
 #include "daemon.h"
 #include "log.h"
+#include "requests.h"
 #include "zeroing.h"
 
 static void uncharge(struct buffer *b)
@@ -59,9 +60,24 @@ void daemon_range_free(struct daemon *d, uint64_t offset, uint64_t size)
 			  offset, size);
 }
 
+/* The buffer is gone for good: out of its owner's charge and the ledger. */
+static void forget_buffer(struct daemon *d, struct buffer *b)
+{
+	if (b->owner)
+		uncharge(b);
+	if (b->let_go && !b->purged)
+		d->ledger.pending_release_bytes -= b->size;
+	ledger_remove(&d->ledger, b);
+	free(b);
+}
+
 void daemon_buffer_unexport(struct daemon *d, struct buffer *b)
 {
 	b->let_go = true;
+	if (b->purged) { /* its memory went back when it was purged */
+		forget_buffer(d, b);
+		return;
+	}
 	d->ledger.pending_release_bytes += b->size;
 	/* May call daemon_buffer_released() before returning (memfd): b is gone then. */
 	d->be->ops->unexport(d->be, b->id);
@@ -78,12 +94,9 @@ void daemon_buffer_released(void *ctx, uint64_t cookie)
 			  cookie);
 		return;
 	}
-	if (b->owner)
-		uncharge(b);
-	if (b->let_go)
-		d->ledger.pending_release_bytes -= b->size;
-	daemon_range_free(d, b->offset, b->size);
-	ledger_remove(&d->ledger, b);
 	log_debug("buffer %" PRIu64 " released", b->id);
-	free(b);
+	if (!b->purged)
+		daemon_range_free(d, b->offset, b->size);
+	forget_buffer(d, b);
+	pending_allocs_retry(d);
 }

@@ -68,6 +68,29 @@ void *cmabuf_map(struct cmabuf_buffer *buf);
 int cmabuf_sync_begin(struct cmabuf_buffer *buf, unsigned flags);
 int cmabuf_sync_end(struct cmabuf_buffer *buf, unsigned flags);
 
+/*
+ * Purgeable buffers: while purgeable, the daemon may take the memory back for
+ * a request that cannot otherwise be placed. Pin (purgeable = false) before
+ * using the contents; *was_purged then says whether they are gone. A purged
+ * buffer keeps its handle but no memory: on the uio backend any access to its
+ * mapping faults (SIGBUS), on memfd it reads zeros. Free it and allocate anew.
+ */
+int cmabuf_set_purgeable(struct cmabuf_buffer *buf, bool purgeable, bool *was_purged);
+
+/*
+ * Reclaimable buffers (CMABUF_ALLOC_RECLAIMABLE): when a client of higher
+ * priority needs the space, the daemon asks this connection to give the
+ * buffer back within deadline_ms. Watch cmabuf_get_fd() for POLLIN and call
+ * cmabuf_dispatch(); it calls the handler for each request, and the handler
+ * should stop using the buffer and cmabuf_free() it (now or soon).
+ */
+typedef void (*cmabuf_reclaim_fn)(struct cmabuf *cb, struct cmabuf_buffer *buf,
+				  uint32_t deadline_ms, void *userdata);
+void cmabuf_set_reclaim_handler(struct cmabuf *cb, cmabuf_reclaim_fn fn, void *userdata);
+int cmabuf_get_fd(struct cmabuf *cb);
+/* Handles pending daemon events without blocking; returns how many, or a negative errno. */
+int cmabuf_dispatch(struct cmabuf *cb);
+
 /* The daemon's reason for the last failure on this connection, for humans. */
 const char *cmabuf_last_error(struct cmabuf *cb);
 

@@ -15,13 +15,17 @@
 #define EXPORT __attribute__((visibility("default")))
 
 struct cmabuf {
-	pthread_mutex_t lock; /* one request/reply exchange at a time */
+	pthread_mutex_t lock; /* one request/reply exchange at a time; the buffer list */
 	struct cmabuf_conn conn;
-	int refs; /* the connection plus every live buffer */
+	int refs;		       /* the connection plus every live buffer */
+	struct cmabuf_buffer *buffers; /* live handles, to resolve reclaim requests */
+	cmabuf_reclaim_fn on_reclaim;
+	void *reclaim_data;
 };
 
 struct cmabuf_buffer {
 	struct cmabuf *cb;
+	struct cmabuf_buffer *prev, *next;
 	uint64_t id;
 	uint64_t size;
 	uint64_t dev_addr;
@@ -130,6 +134,10 @@ EXPORT int cmabuf_alloc(struct cmabuf *cb, const struct cmabuf_alloc_desc *desc,
 	buf->fd = fd;
 	pthread_mutex_lock(&cb->lock);
 	cb->refs++;
+	buf->next = cb->buffers;
+	if (cb->buffers)
+		cb->buffers->prev = buf;
+	cb->buffers = buf;
 	pthread_mutex_unlock(&cb->lock);
 	*out = buf;
 	return 0;
@@ -150,6 +158,14 @@ EXPORT int cmabuf_free(struct cmabuf_buffer *buf)
 	memset(&req, 0, sizeof(req));
 	req.id = buf->id;
 	ret = request(buf->cb, CMABUF_MSG_FREE, &req, sizeof(req), &reply, NULL);
+	pthread_mutex_lock(&buf->cb->lock);
+	if (buf->prev)
+		buf->prev->next = buf->next;
+	else
+		buf->cb->buffers = buf->next;
+	if (buf->next)
+		buf->next->prev = buf->prev;
+	pthread_mutex_unlock(&buf->cb->lock);
 	if (buf->map)
 		munmap(buf->map, buf->size);
 	close(buf->fd);
@@ -226,6 +242,76 @@ EXPORT int cmabuf_sync_begin(struct cmabuf_buffer *buf, unsigned flags)
 EXPORT int cmabuf_sync_end(struct cmabuf_buffer *buf, unsigned flags)
 {
 	return sync_ioctl(buf, flags, DMA_BUF_SYNC_END);
+}
+
+EXPORT int cmabuf_set_purgeable(struct cmabuf_buffer *buf, bool purgeable, bool *was_purged)
+{
+	struct cmabuf_msg_set_purgeable req;
+	struct cmabuf_msg reply;
+	int ret;
+
+	if (!buf)
+		return -EINVAL;
+	memset(&req, 0, sizeof(req));
+	req.id = buf->id;
+	req.purgeable = purgeable;
+	ret = request(buf->cb, CMABUF_MSG_SET_PURGEABLE, &req, sizeof(req), &reply, NULL);
+	if (ret == 0 && reply.hdr.type != CMABUF_MSG_PURGEABLE_REPLY)
+		ret = -EPROTO;
+	if (ret == 0 && was_purged)
+		*was_purged = reply.u.purgeable_reply.was_purged;
+	return ret;
+}
+
+EXPORT void cmabuf_set_reclaim_handler(struct cmabuf *cb, cmabuf_reclaim_fn fn, void *userdata)
+{
+	if (!cb)
+		return;
+	pthread_mutex_lock(&cb->lock);
+	cb->on_reclaim = fn;
+	cb->reclaim_data = userdata;
+	pthread_mutex_unlock(&cb->lock);
+}
+
+EXPORT int cmabuf_get_fd(struct cmabuf *cb)
+{
+	return cb && cb->conn.fd >= 0 ? cb->conn.fd : -ENOTCONN;
+}
+
+static struct cmabuf_buffer *find_buffer(struct cmabuf *cb, uint64_t id)
+{
+	struct cmabuf_buffer *b;
+
+	for (b = cb->buffers; b && b->id != id; b = b->next)
+		;
+	return b;
+}
+
+EXPORT int cmabuf_dispatch(struct cmabuf *cb)
+{
+	struct cmabuf_msg_reclaim events[CMABUF_CONN_EVENTS_MAX];
+	unsigned i, n;
+	int ret;
+
+	if (!cb)
+		return -EINVAL;
+	pthread_mutex_lock(&cb->lock);
+	ret = cmabuf_conn_poll_events(&cb->conn);
+	n = cb->conn.nevents;
+	memcpy(events, cb->conn.events, n * sizeof(events[0]));
+	cb->conn.nevents = 0;
+	pthread_mutex_unlock(&cb->lock);
+	/* Handlers run unlocked: they are expected to call cmabuf_free(). */
+	for (i = 0; i < n; i++) {
+		struct cmabuf_buffer *b;
+
+		pthread_mutex_lock(&cb->lock);
+		b = find_buffer(cb, events[i].id);
+		pthread_mutex_unlock(&cb->lock);
+		if (b && cb->on_reclaim)
+			cb->on_reclaim(cb, b, events[i].deadline_ms, cb->reclaim_data);
+	}
+	return ret < 0 ? ret : (int)n;
 }
 
 EXPORT const char *cmabuf_last_error(struct cmabuf *cb)

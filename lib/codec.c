@@ -74,6 +74,25 @@ static int check_buffers_reply(const struct cmabuf_msg *m)
  * read the version and answer a mismatch with both numbers. Its flags are
  * checked by the server, after the version.
  */
+static int check_set_purgeable(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_set_purgeable *p = &m->u.set_purgeable;
+
+	return p->purgeable <= 1 && p->pad == 0 ? 0 : -EBADMSG;
+}
+
+static int check_purgeable_reply(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_purgeable_reply *p = &m->u.purgeable_reply;
+
+	return p->was_purged <= 1 && p->pad == 0 ? 0 : -EBADMSG;
+}
+
+static int check_reclaim(const struct cmabuf_msg *m)
+{
+	return m->hdr.seq == 0 && m->u.reclaim.pad == 0 ? 0 : -EBADMSG;
+}
+
 #define FIXED(t) sizeof(t), 0
 static const struct msg_rule rules[CMABUF_MSG_TYPE_COUNT] = {
 	[CMABUF_MSG_HELLO] = {"HELLO", CMABUF_TO_SERVER, FIXED(struct cmabuf_msg_hello), 0, NULL,
@@ -97,6 +116,14 @@ static const struct msg_rule rules[CMABUF_MSG_TYPE_COUNT] = {
 					   sizeof(struct cmabuf_msg_buffers_reply),
 					   sizeof(struct cmabuf_buffer_entry), 0,
 					   check_buffers_reply},
+	[CMABUF_MSG_SET_PURGEABLE] = {"SET_PURGEABLE", CMABUF_TO_SERVER,
+				      FIXED(struct cmabuf_msg_set_purgeable), 0,
+				      check_set_purgeable},
+	[CMABUF_MSG_PURGEABLE_REPLY] = {"PURGEABLE_REPLY", CMABUF_TO_CLIENT,
+					FIXED(struct cmabuf_msg_purgeable_reply), 0,
+					check_purgeable_reply},
+	[CMABUF_MSG_RECLAIM] = {"RECLAIM", CMABUF_TO_CLIENT, FIXED(struct cmabuf_msg_reclaim), 0,
+				check_reclaim},
 };
 #undef FIXED
 

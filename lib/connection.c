@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -93,6 +94,33 @@ static int recv_msg(struct cmabuf_conn *c, struct cmabuf_msg *msg, int *fd_out)
 	return nfds ? fail(c, -EPROTO, "unexpected descriptor from cmabufd") : 0;
 }
 
+static void keep_event(struct cmabuf_conn *c, const struct cmabuf_msg *m)
+{
+	/* Overflow drops the event: the daemon's deadline still expires cleanly. */
+	if (m->hdr.type == CMABUF_MSG_RECLAIM && c->nevents < CMABUF_CONN_EVENTS_MAX)
+		c->events[c->nevents++] = m->u.reclaim;
+}
+
+int cmabuf_conn_poll_events(struct cmabuf_conn *c)
+{
+	struct cmabuf_msg m;
+	int ret, avail;
+
+	if (c->fd < 0)
+		return -ENOTCONN;
+	for (;;) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+
+		avail = poll(&p, 1, 0);
+		if (avail <= 0)
+			return avail < 0 && errno != EINTR ? -errno : 0;
+		ret = recv_msg(c, &m, NULL);
+		if (ret < 0)
+			return ret;
+		keep_event(c, &m);
+	}
+}
+
 int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len,
 			struct cmabuf_msg *reply, int *fd_out)
 {
@@ -112,7 +140,8 @@ int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payloa
 		if (reply->hdr.seq == seq ||
 		    (reply->hdr.seq == 0 && reply->hdr.type == CMABUF_MSG_ERROR))
 			break;
-		if (fd >= 0) /* an event we do not handle yet */
+		keep_event(c, reply);
+		if (fd >= 0) /* no event carries one */
 			close(fd);
 		fd = -1;
 	}

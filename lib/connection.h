@@ -12,8 +12,13 @@
 
 #include "protocol.h"
 
+/* Events that arrived while a request waited for its reply, kept for dispatch. */
+#define CMABUF_CONN_EVENTS_MAX 64
+
 struct cmabuf_conn {
 	int fd;
+	struct cmabuf_msg_reclaim events[CMABUF_CONN_EVENTS_MAX];
+	unsigned nevents;
 	uint32_t next_seq;
 	struct cmabuf_msg_hello_reply server; /* what the daemon said in HELLO_REPLY */
 	char last_error[CMABUF_REASON_LEN + 64];
@@ -34,5 +39,11 @@ void cmabuf_conn_close(struct cmabuf_conn *c);
  */
 int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len,
 			struct cmabuf_msg *reply, int *fd_out);
+
+/*
+ * Reads whatever events are waiting, without blocking, into c->events.
+ * Returns 0, or a negative errno if the connection is broken.
+ */
+int cmabuf_conn_poll_events(struct cmabuf_conn *c);
 
 #endif

@@ -29,7 +29,7 @@
 
 #define CMABUF_NAME_LEN	   64u	/* buffer names, NUL-terminated within */
 #define CMABUF_POOL_LEN	   32u	/* pool names */
-#define CMABUF_REASON_LEN  192u /* human-readable error reasons */
+#define CMABUF_REASON_LEN  256u /* human-readable error reasons */
 #define CMABUF_BACKEND_LEN 16u
 
 enum cmabuf_msg_type {
@@ -44,6 +44,9 @@ enum cmabuf_msg_type {
 	CMABUF_MSG_STATUS_REPLY,       /* s→c  struct cmabuf_msg_status_reply */
 	CMABUF_MSG_LIST_BUFFERS,       /* c→s  struct cmabuf_msg_list_buffers */
 	CMABUF_MSG_LIST_BUFFERS_REPLY, /* s→c struct cmabuf_msg_buffers_reply + entries */
+	CMABUF_MSG_SET_PURGEABLE,      /* c→s struct cmabuf_msg_set_purgeable */
+	CMABUF_MSG_PURGEABLE_REPLY,    /* s→c struct cmabuf_msg_purgeable_reply */
+	CMABUF_MSG_RECLAIM,	       /* s→c event (seq 0): struct cmabuf_msg_reclaim */
 	CMABUF_MSG_TYPE_COUNT
 };
 
@@ -121,6 +124,9 @@ struct cmabuf_msg_list_buffers {
 };
 
 #define CMABUF_BUFFER_RELEASE_PENDING (1u << 0) /* freed by owner, still referenced */
+#define CMABUF_BUFFER_PURGEABLE       (1u << 1)
+#define CMABUF_BUFFER_RECLAIMABLE     (1u << 2)
+#define CMABUF_BUFFER_PURGED          (1u << 3) /* memory taken back; no range */
 
 struct cmabuf_buffer_entry {
 	uint64_t id;
@@ -144,6 +150,27 @@ struct cmabuf_msg_buffers_reply {
 	  sizeof(struct cmabuf_msg_buffers_reply)) /                                               \
 	 sizeof(struct cmabuf_buffer_entry))
 
+struct cmabuf_msg_set_purgeable {
+	uint64_t id;
+	uint32_t purgeable; /* 1: contents may be discarded while unpinned; 0: pin */
+	uint32_t pad;
+};
+
+struct cmabuf_msg_purgeable_reply {
+	uint32_t was_purged; /* 1: the contents are gone (uio: the buffer is revoked) */
+	uint32_t pad;
+};
+
+/*
+ * The daemon needs this reclaimable buffer back: free it within deadline_ms,
+ * or the allocation that asked for it fails naming this connection.
+ */
+struct cmabuf_msg_reclaim {
+	uint64_t id;
+	uint32_t deadline_ms;
+	uint32_t pad;
+};
+
 /* A decoded message: the header plus a suitably aligned copy of the payload. */
 struct cmabuf_msg {
 	struct cmabuf_msg_header hdr;
@@ -156,6 +183,9 @@ struct cmabuf_msg {
 		struct cmabuf_msg_free free;
 		struct cmabuf_msg_status_reply status_reply;
 		struct cmabuf_msg_list_buffers list_buffers;
+		struct cmabuf_msg_set_purgeable set_purgeable;
+		struct cmabuf_msg_purgeable_reply purgeable_reply;
+		struct cmabuf_msg_reclaim reclaim;
 		struct {
 			struct cmabuf_msg_buffers_reply head;
 			struct cmabuf_buffer_entry entries[CMABUF_LIST_MAX_ENTRIES];

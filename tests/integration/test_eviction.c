@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Eviction on the memfd backend: purgeable buffers make room for a request
+ * that cannot otherwise be placed, pinned ones never move, the cheapest
+ * contiguous window wins, and the holder learns its buffer was purged.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cmabuf.h"
+#include "harness.h"
+
+#define REGION (64ull << 20)
+#define SLOT   (8ull << 20) /* the region holds exactly 8 of these */
+
+struct fixture {
+	struct test_daemon td;
+	struct cmabuf *holder, *asker;
+	struct cmabuf_buffer *slot[8];
+};
+
+static int setup(void **state)
+{
+	static struct fixture f;
+	int i;
+
+	memset(&f, 0, sizeof(f));
+	if (test_daemon_start(&f.td, REGION, NULL) < 0 || cmabuf_connect(f.td.socket, &f.holder) ||
+	    cmabuf_connect(f.td.socket, &f.asker))
+		return -1;
+	for (i = 0; i < 8; i++) {
+		struct cmabuf_alloc_desc d = {.size = SLOT, .name = "slot"};
+
+		if (cmabuf_alloc(f.holder, &d, &f.slot[i]) < 0 || !cmabuf_map(f.slot[i]))
+			return -1;
+		pattern_fill(cmabuf_map(f.slot[i]), SLOT, 100 + i);
+	}
+	*state = &f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	cmabuf_disconnect(f->asker);
+	cmabuf_disconnect(f->holder);
+	return test_daemon_stop(&f->td) == 0 ? 0 : -1;
+}
+
+static void make_purgeable(struct fixture *f, int i)
+{
+	bool purged = true;
+
+	assert_int_equal(cmabuf_set_purgeable(f->slot[i], true, &purged), 0);
+	assert_false(purged);
+}
+
+static bool was_purged(struct fixture *f, int i)
+{
+	bool purged = false;
+
+	assert_int_equal(cmabuf_set_purgeable(f->slot[i], false, &purged), 0);
+	return purged;
+}
+
+static int ask(struct fixture *f, uint64_t size, struct cmabuf_buffer **out)
+{
+	struct cmabuf_alloc_desc d = {.size = size, .name = "big"};
+
+	return cmabuf_alloc(f->asker, &d, out);
+}
+
+static void purgeable_neighbours_make_room_pinned_untouched(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_buffer *big;
+	int i;
+
+	make_purgeable(f, 2);
+	make_purgeable(f, 3);
+	assert_int_equal(ask(f, 2 * SLOT, &big), 0);
+	assert_true(was_purged(f, 2));
+	assert_true(was_purged(f, 3));
+	/* memfd: the dropped pages read back as zeros. */
+	assert_int_equal(((uint32_t *)cmabuf_map(f->slot[2]))[0], 0);
+	for (i = 0; i < 8; i++) {
+		if (i == 2 || i == 3)
+			continue;
+		assert_false(was_purged(f, i));
+		assert_int_equal(pattern_check(cmabuf_map(f->slot[i]), SLOT, 100 + i), 0);
+	}
+	cmabuf_free(big);
+}
+
+static void pinned_buffer_between_purgeables_blocks_and_is_named(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_buffer *big = NULL;
+
+	make_purgeable(f, 1);
+	make_purgeable(f, 3); /* slot 2 between them stays pinned */
+	assert_int_equal(ask(f, 2 * SLOT, &big), -ENOMEM);
+	assert_null(big);
+	assert_non_null(strstr(cmabuf_last_error(f->asker), "pinned"));
+	assert_false(was_purged(f, 1));
+	assert_false(was_purged(f, 3));
+}
+
+static void least_recently_used_window_is_taken(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_buffer *big;
+
+	make_purgeable(f, 5); /* older */
+	make_purgeable(f, 6);
+	usleep(20000);
+	make_purgeable(f, 0); /* newer */
+	make_purgeable(f, 1);
+	assert_int_equal(ask(f, 2 * SLOT, &big), 0);
+	assert_true(was_purged(f, 5));
+	assert_true(was_purged(f, 6));
+	assert_false(was_purged(f, 0));
+	assert_false(was_purged(f, 1));
+	cmabuf_free(big);
+}
+
+static void purged_buffer_can_still_be_freed_and_space_reused(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_buffer *big, *again;
+	struct cmabuf_msg_status_reply st;
+
+	make_purgeable(f, 7);
+	assert_int_equal(ask(f, SLOT, &big), 0);
+	assert_true(was_purged(f, 7));
+	assert_int_equal(cmabuf_free(f->slot[7]), 0);
+	f->slot[7] = NULL;
+	assert_int_equal(test_daemon_status(&f->td, &st), 0);
+	assert_int_equal(st.buffers, 8);
+	assert_int_equal(st.used, REGION);
+	cmabuf_free(big);
+	assert_int_equal(ask(f, SLOT, &again), 0);
+	cmabuf_free(again);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+		T(purgeable_neighbours_make_room_pinned_untouched),
+		T(pinned_buffer_between_purgeables_blocks_and_is_named),
+		T(least_recently_used_window_is_taken),
+		T(purged_buffer_can_still_be_freed_and_space_reused),
+#undef T
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
