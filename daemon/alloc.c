@@ -20,6 +20,7 @@
 #include "daemon.h"
 #include "eviction.h"
 #include "log.h"
+#include "policy.h"
 #include "requests.h"
 #include "zeroing.h"
 
@@ -173,7 +174,10 @@ static int complete(struct client *c, const struct cmabuf_msg *m, uint64_t offse
 			 d->be->name, strerror(-ret));
 		return refuse_alloc(c, m, ret, why);
 	}
+	b->pool_idx = (uint8_t)c->alloc_pool;
+	b->class_idx = (uint8_t)c->class_idx;
 	charge(c, b);
+	policy_charge(d, b);
 	d->stats.allocations++;
 	log_debug("client pid %d: buffer %" PRIu64 " '%s' %" PRIu64 " bytes at offset 0x%" PRIx64,
 		  (int)c->pid, b->id, b->name, b->size, b->offset);
@@ -192,6 +196,7 @@ static int purge(struct daemon *d, struct buffer *b)
 	log_info("purged buffer %" PRIu64 " '%s' of pid %d (%.1f MiB) to make room", b->id, b->name,
 		 (int)b->pid, MiB(b->size));
 	b->purged = true;
+	policy_uncharge_bytes(d, b);
 	daemon_range_free(d, b->offset, b->size);
 	d->stats.evictions++;
 	return 0;
@@ -291,6 +296,9 @@ int handle_alloc(struct client *c, const struct cmabuf_msg *m)
 				    "an allocation of this connection is already "
 				    "waiting for reclaimed memory");
 	ret = check_alloc_request(c, a, why, sizeof(why));
+	if (ret == 0) /* quotas and pool budgets come before any eviction */
+		ret = policy_check_alloc(c->d, c, allocator_round(c->d->alloc, a->size), a->pool,
+					 &c->alloc_pool, why, sizeof(why));
 	if (ret < 0)
 		return refuse_alloc(c, m, ret, why);
 	ret = place(c->d, a, &offset);

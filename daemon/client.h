@@ -40,6 +40,8 @@ struct client {
 	TAILQ_HEAD(, buffer) buffers;
 	uint32_t nbuffers;
 	uint64_t bytes;
+	unsigned class_idx;	       /* policy: index into the configuration's classes */
+	unsigned alloc_pool;	       /* the pool the request in progress is charged to */
 	int priority;		       /* from its class: higher may reclaim from lower */
 	struct pending_alloc *pending; /* an ALLOC waiting for reclaimed memory */
 	struct outmsg *outq[CLIENT_OUTQ_MAX];

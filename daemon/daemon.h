@@ -9,7 +9,7 @@
 
 #include "ledger.h"
 #include "options.h"
-
+#include "policy.h"
 struct allocator;
 struct backend;
 struct client;
@@ -25,6 +25,7 @@ struct daemon_stats {
 	uint64_t allocations;
 	uint64_t failures;
 	uint64_t evictions;
+	uint32_t reloads;
 };
 
 TAILQ_HEAD(pending_list, pending_alloc);
@@ -39,6 +40,7 @@ struct daemon {
 	unsigned nclients;
 	struct pending_list pending_allocs;
 	uint32_t reclaim_deadline_ms;
+	struct policy policy;
 	uint64_t next_id;
 	uint64_t start_ms;
 	struct daemon_stats stats;

@@ -32,6 +32,9 @@ struct buffer {
 	bool reclaim_asked; /* a RECLAIM event was sent */
 	bool unrevocable;   /* the backend refused to revoke it (a device uses it) */
 	uint64_t last_used_ms; /* CLOCK_MONOTONIC: allocation or last pin/unpin */
+	uint8_t pool_idx;      /* policy: the pool it is charged to */
+	uint8_t class_idx;     /* policy: its owner's class, or POLICY_NO_CLASS */
+	bool bytes_charged;    /* its memory counts against pool and class */
 	RB_ENTRY(buffer) by_id;
 	TAILQ_ENTRY(buffer) owner_link;
 };

@@ -10,6 +10,7 @@
 
 #include "daemon.h"
 #include "log.h"
+#include "policy.h"
 #include "startup.h"
 
 uint64_t now_ms(int clock_id)
@@ -29,13 +30,30 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_base_loopexit(d->base, NULL);
 }
 
+/* SIGHUP: the new policy applies to new requests; clients and buffers stay. */
+static void on_reload(evutil_socket_t sig, short what, void *arg)
+{
+	struct daemon *d = arg;
+	char err[512];
+
+	sd_notify(0, "RELOADING=1");
+	if (policy_reload(d, err, sizeof(err)) < 0)
+		log_error("reload refused, keeping the previous policy: %s", err);
+	else
+		log_info("reloaded %s: %u pools, %u classes", d->policy.path, d->policy.cfg.npools,
+			 d->policy.cfg.nclasses);
+	d->stats.reloads++;
+	sd_notify(0, "READY=1");
+}
+
 static int run(struct daemon *d)
 {
-	struct event *sigs[2] = {NULL, NULL};
-	int i, ret = 0, signums[2] = {SIGTERM, SIGINT};
+	struct event *sigs[3] = {NULL, NULL, NULL};
+	int i, ret = 0, signums[3] = {SIGTERM, SIGINT, SIGHUP};
 
-	for (i = 0; i < 2 && ret == 0; i++) {
-		sigs[i] = evsignal_new(d->base, signums[i], on_signal, d);
+	for (i = 0; i < 3 && ret == 0; i++) {
+		sigs[i] = evsignal_new(d->base, signums[i],
+				       signums[i] == SIGHUP ? on_reload : on_signal, d);
 		if (!sigs[i] || event_add(sigs[i], NULL) < 0)
 			ret = -ENOMEM;
 	}
@@ -46,7 +64,7 @@ static int run(struct daemon *d)
 	else
 		log_error("startup failed: %s", strerror(-ret));
 	daemon_stop(d);
-	for (i = 0; i < 2; i++)
+	for (i = 0; i < 3; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
 	return ret;

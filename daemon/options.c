@@ -22,6 +22,10 @@ static void usage(FILE *f)
 		"Options:\n"
 		"  -s, --socket=PATH         Listen on PATH (default: $CMABUF_SOCKET, else\n"
 		"                            %s). The parent directory is created.\n"
+		"  -c, --config=FILE         Policy: pools, client classes, quotas, priorities\n"
+		"                            (default %s; optional there,\n"
+		"                            required when given). See docs/config.md.\n"
+		"                            SIGHUP rereads it without dropping clients.\n"
 		"      --socket-mode=MODE    Permissions of the socket, octal (default 0660).\n"
 		"                            Who can connect is who can allocate.\n"
 		"  -b, --backend=NAME        Where memory comes from:\n"
@@ -40,7 +44,8 @@ static void usage(FILE *f)
 		"      --max-buffers=N       Live buffers per client (default 4096).\n"
 		"      --reclaim-deadline=MS How long holders of reclaimable buffers have to\n"
 		"                            give them back when a higher-priority request\n"
-		"                            needs the space (default 2000).\n"
+		"                            needs the space (default 2000, or the config's\n"
+		"                            [daemon] reclaim-deadline).\n"
 		"  -v, --verbose             Log every request.\n"
 		"  -h, --help                Show this help.\n"
 		"  -V, --version             Show the version.\n"
@@ -49,8 +54,8 @@ static void usage(FILE *f)
 		"  cmabufd --backend=memfd --socket=/tmp/cmabuf.sock --region-size=64M\n"
 		"  CMABUF_SOCKET=/tmp/cmabuf.sock cmabufctl status\n"
 		"\n"
-		"Signals: SIGTERM and SIGINT shut down cleanly.\n",
-		CMABUF_DEFAULT_SOCKET);
+		"Signals: SIGTERM and SIGINT shut down cleanly; SIGHUP reloads --config.\n",
+		CMABUF_DEFAULT_SOCKET, CMABUF_DEFAULT_CONFIG);
 }
 
 int parse_size(const char *s, uint64_t *out)
@@ -136,6 +141,7 @@ static void defaults(struct options *opt)
 	memset(opt, 0, sizeof(*opt));
 	opt->socket_path = env && *env ? env : CMABUF_DEFAULT_SOCKET;
 	opt->socket_mode = 0660;
+	opt->config_path = CMABUF_DEFAULT_CONFIG;
 	opt->backend = BACKEND_AUTO;
 	opt->region_size = DEFAULT_REGION_SIZE;
 	opt->max_clients = 1024;
@@ -153,6 +159,7 @@ enum { OPT_SOCKET_MODE = 256, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS, OPT_RECLAIM_DEAD
 
 static const struct option long_opts[] = {
 	{"socket", required_argument, NULL, 's'},
+	{"config", required_argument, NULL, 'c'},
 	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
 	{"backend", required_argument, NULL, 'b'},
 	{"region-size", required_argument, NULL, 'r'},
@@ -191,7 +198,12 @@ static int apply(int c, const char *arg, struct options *opt)
 		return parse_uint(arg, 1, 1u << 20, &opt->max_buffers_per_client)
 			       ? bad("--max-buffers", arg, "1..1048576")
 			       : 0;
+	case 'c':
+		opt->config_path = arg;
+		opt->config_explicit = true;
+		return 0;
 	case OPT_RECLAIM_DEADLINE:
+		opt->reclaim_deadline_explicit = true;
 		return parse_uint(arg, 1, 600000, &opt->reclaim_deadline_ms)
 			       ? bad("--reclaim-deadline", arg, "milliseconds, 1..600000")
 			       : 0;
@@ -209,7 +221,7 @@ int options_parse(int argc, char **argv, struct options *opt)
 	int c;
 
 	defaults(opt);
-	while ((c = getopt_long(argc, argv, "s:b:r:vhV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:c:b:r:vhV", long_opts, NULL)) != -1) {
 		if (c == 'h') {
 			usage(stdout);
 			return 1;

@@ -10,6 +10,9 @@ enum backend_choice { BACKEND_AUTO, BACKEND_MEMFD, BACKEND_UIO };
 
 struct options {
 	const char *socket_path;
+	const char *config_path;
+	bool config_explicit; /* --config given: a missing file is an error */
+	bool reclaim_deadline_explicit;
 	mode_t socket_mode;
 	enum backend_choice backend;
 	uint64_t region_size; /* memfd backend */

@@ -14,6 +14,7 @@
 #include "client.h"
 #include "daemon.h"
 #include "log.h"
+#include "policy.h"
 #include "requests.h"
 #include "zeroing.h"
 
@@ -67,6 +68,7 @@ static void forget_buffer(struct daemon *d, struct buffer *b)
 		uncharge(b);
 	if (b->let_go && !b->purged)
 		d->ledger.pending_release_bytes -= b->size;
+	policy_forget(d, b);
 	ledger_remove(&d->ledger, b);
 	free(b);
 }
@@ -97,6 +99,6 @@ void daemon_buffer_released(void *ctx, uint64_t cookie)
 	log_debug("buffer %" PRIu64 " released", b->id);
 	if (!b->purged)
 		daemon_range_free(d, b->offset, b->size);
-	forget_buffer(d, b);
+	forget_buffer(d, b); /* uncharges its bytes too */
 	pending_allocs_retry(d);
 }

@@ -15,15 +15,15 @@
 #include "client.h"
 #include "daemon.h"
 #include "log.h"
+#include "policy.h"
 #include "requests.h"
 #include "zeroing.h"
 
 #define MiB(x) ((double)(x) / (1024.0 * 1024.0))
 
-/* Device addresses are for the daemon's own uid and root until policy says otherwise. */
 int may_learn_dev_addr(const struct client *c)
 {
-	return c->uid == 0 || c->uid == geteuid();
+	return policy_may_learn_dev_addr(c->d, c);
 }
 
 static int handle_hello(struct client *c, const struct cmabuf_msg *m)
@@ -47,6 +47,13 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 				  "unknown HELLO flags 0x%x for protocol version %u",
 				  m->u.hello.flags, CMABUF_PROTOCOL_VERSION);
 		return -EPROTO;
+	}
+	policy_classify(c->d, c);
+	if (policy_denied(c->d, c)) {
+		client_send_error(c, m->hdr.seq, m->hdr.type, -EACCES,
+				  "clients of class '%s' may not use cmabufd (deny = yes in %s)",
+				  policy_class_name(c->d, c), c->d->policy.path);
+		return -EACCES;
 	}
 	memset(&r, 0, sizeof(r));
 	r.version = CMABUF_PROTOCOL_VERSION;
@@ -106,6 +113,7 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	r.free_extents = st.free_extents;
 	r.buffers = d->ledger.count;
 	r.clients = d->nclients;
+	r.reloads = d->stats.reloads;
 	r.uptime_ms = now_ms(CLOCK_MONOTONIC) - d->start_ms;
 	r.allocations = d->stats.allocations;
 	r.failures = d->stats.failures;

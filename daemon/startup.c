@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "daemon.h"
 #include "log.h"
+#include "policy.h"
 #include "server.h"
 #include "startup.h"
 #include "uio_locate.h"
@@ -60,7 +61,10 @@ static int adopt(struct daemon *d, const struct backend_live *l)
 	b->created_ms = now_ms(CLOCK_REALTIME);
 	strcpy(b->name, "(from an earlier cmabufd)");
 	b->let_go = true;
+	b->class_idx = POLICY_NO_CLASS;
+	b->pool_idx = 0;
 	ledger_insert(&d->ledger, b);
+	policy_charge(d, b);
 	d->ledger.pending_release_bytes += b->size;
 	if (l->cookie >= d->next_id)
 		d->next_id = l->cookie + 1;
@@ -87,6 +91,22 @@ static int adopt_survivors(struct daemon *d)
 	log_info("%d buffers (%.1f MiB) are still held from an earlier cmabufd; their ranges "
 		 "return to the pool when their holders close them",
 		 i, (double)d->ledger.pending_release_bytes / 1048576.0);
+	return 0;
+}
+
+static int load_policy(struct daemon *d)
+{
+	const struct options *opt = d->opt;
+	char err[512];
+	int ret = policy_init(&d->policy, opt->config_path, !opt->config_explicit, d->be->size, err,
+			      sizeof(err));
+
+	if (ret < 0) {
+		log_error("%s", err);
+		return ret;
+	}
+	if (!opt->reclaim_deadline_explicit)
+		d->reclaim_deadline_ms = d->policy.cfg.reclaim_deadline_ms;
 	return 0;
 }
 
@@ -149,6 +169,11 @@ static void announce(const struct daemon *d, const char *why)
 	log_info("backend %s%s: region of %" PRIu64 " MiB at device address 0x%" PRIx64
 		 ", serving on %s",
 		 d->be->name, why, d->be->size >> 20, d->be->base, d->opt->socket_path);
+	if (d->policy.path)
+		log_info("policy from %s: %u pools, %u classes", d->policy.path,
+			 d->policy.cfg.npools, d->policy.cfg.nclasses);
+	else
+		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
 	sd_notifyf(0, "READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving", d->be->name,
 		   d->be->size >> 20);
 }
@@ -160,6 +185,9 @@ static int finish_setup(struct daemon *d, const char *why)
 
 	d->be->on_released = daemon_buffer_released;
 	d->be->released_ctx = d;
+	ret = load_policy(d);
+	if (ret < 0)
+		return ret;
 	d->alloc = allocator_new(d->be->size, (uint64_t)sysconf(_SC_PAGESIZE));
 	if (!d->alloc)
 		return -ENOMEM;

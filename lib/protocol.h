@@ -113,7 +113,7 @@ struct cmabuf_msg_status_reply {
 	uint32_t free_extents;
 	uint32_t buffers;
 	uint32_t clients;
-	uint32_t pad;
+	uint32_t reloads; /* SIGHUPs handled, whether the new policy was taken or not */
 	uint64_t uptime_ms;
 	uint64_t allocations; /* since start */
 	uint64_t failures;
@@ -124,9 +124,9 @@ struct cmabuf_msg_list_buffers {
 };
 
 #define CMABUF_BUFFER_RELEASE_PENDING (1u << 0) /* freed by owner, still referenced */
-#define CMABUF_BUFFER_PURGEABLE       (1u << 1)
+#define CMABUF_BUFFER_PURGEABLE	      (1u << 1)
 #define CMABUF_BUFFER_RECLAIMABLE     (1u << 2)
-#define CMABUF_BUFFER_PURGED          (1u << 3) /* memory taken back; no range */
+#define CMABUF_BUFFER_PURGED	      (1u << 3) /* memory taken back; no range */
 
 struct cmabuf_buffer_entry {
 	uint64_t id;

@@ -85,11 +85,11 @@ static int cmd_status(struct ctl *ctl)
 		printf("{\"backend\":\"%s\",\"region_base\":%" PRIu64 ",\"region_size\":%" PRIu64
 		       ",\"used\":%" PRIu64 ",\"free\":%" PRIu64 ",\"largest_free\":%" PRIu64
 		       ",\"free_extents\":%u,\"pending_release\":%" PRIu64 ",\"zeroing\":%" PRIu64
-		       ",\"buffers\":%u,\"clients\":%u,\"uptime_ms\":%" PRIu64
+		       ",\"buffers\":%u,\"clients\":%u,\"reloads\":%u,\"uptime_ms\":%" PRIu64
 		       ",\"allocations\":%" PRIu64 ",\"failures\":%" PRIu64 "}\n",
 		       s->backend, s->region_base, s->region_size, s->used, s->free,
 		       s->largest_free, s->free_extents, s->pending_release, s->zeroing, s->buffers,
-		       s->clients, s->uptime_ms, s->allocations, s->failures);
+		       s->clients, s->reloads, s->uptime_ms, s->allocations, s->failures);
 		return 0;
 	}
 	printf("backend:        %s\n", s->backend);
@@ -104,6 +104,7 @@ static int cmd_status(struct ctl *ctl)
 	printf("being zeroed:   %s\n", human(s->zeroing, e, sizeof(e)));
 	printf("buffers:        %u\n", s->buffers);
 	printf("clients:        %u\n", s->clients);
+	printf("policy reloads: %u\n", s->reloads);
 	printf("allocations:    %" PRIu64 " (%" PRIu64 " refused)\n", s->allocations, s->failures);
 	printf("uptime:         %" PRIu64 " s\n", s->uptime_ms / 1000);
 	return 0;

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The policy file at work: quotas, pool guarantees, device-address
+ * permission, denial, reclaim between priorities, and SIGHUP reloads.
+ * Some clients run as "nobody" (uid 65534) so that classes can tell them apart.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cmabuf.h"
+#include "harness.h"
+
+#define NOBODY 65534
+#define MB     (1ull << 20)
+
+struct fixture {
+	struct test_daemon td;
+	char conf[64];
+};
+
+static void write_conf(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static struct fixture *start(const char *conf_text, uint64_t region)
+{
+	static struct fixture f;
+	char arg[96];
+	const char *extra[] = {arg, "--socket-mode=0666", "--reclaim-deadline=400", NULL};
+	int fd;
+
+	memset(&f, 0, sizeof(f));
+	strcpy(f.conf, "/tmp/cmabuf-policy-XXXXXX");
+	fd = mkstemp(f.conf);
+	assert_true(fd >= 0);
+	close(fd);
+	chmod(f.conf, 0644);
+	write_conf(f.conf, conf_text);
+	snprintf(arg, sizeof(arg), "--config=%s", f.conf);
+	assert_int_equal(test_daemon_start(&f.td, region, extra), 0);
+	return &f;
+}
+
+/* SIGHUP, and wait until the daemon has handled it. */
+static void reload(struct fixture *f)
+{
+	struct cmabuf_msg_status_reply st;
+	uint32_t before;
+	int i;
+
+	assert_int_equal(test_daemon_status(&f->td, &st), 0);
+	before = st.reloads;
+	kill(f->td.pid, SIGHUP);
+	for (i = 0; i < 500; i++) {
+		assert_int_equal(test_daemon_status(&f->td, &st), 0);
+		if (st.reloads != before)
+			return;
+		usleep(10000);
+	}
+	fail_msg("cmabufd did not handle SIGHUP");
+}
+
+static void stop(struct fixture *f)
+{
+	assert_int_equal(test_daemon_stop(&f->td), 0);
+	unlink(f->conf);
+}
+
+static int alloc(struct cmabuf *cb, uint64_t size, uint32_t flags, struct cmabuf_buffer **out)
+{
+	struct cmabuf_alloc_desc d = {.size = size, .flags = flags, .name = "policy"};
+
+	return cmabuf_alloc(cb, &d, out);
+}
+
+static struct cmabuf *connect_ok(struct fixture *f)
+{
+	struct cmabuf *cb = NULL;
+
+	assert_int_equal(cmabuf_connect(f->td.socket, &cb), 0);
+	return cb;
+}
+
+static void class_buffer_and_byte_quotas_refuse_with_reason(void **state)
+{
+	struct fixture *f = start("[class default]\nmax-buffers = 2\nmax-bytes = 12M\n", 64 * MB);
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *a, *b, *c = NULL;
+
+	assert_int_equal(alloc(cb, 4 * MB, 0, &a), 0);
+	assert_int_equal(alloc(cb, 10 * MB, 0, &c), -EDQUOT);
+	assert_non_null(strstr(cmabuf_last_error(cb), "max-bytes"));
+	assert_int_equal(alloc(cb, 4 * MB, 0, &b), 0);
+	assert_int_equal(alloc(cb, 4096, 0, &c), -EDQUOT);
+	assert_non_null(strstr(cmabuf_last_error(cb), "class 'default' already holds 2 buffers"));
+	cmabuf_free(a);
+	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
+/* Runs fn in a child as nobody; returns its exit status. */
+static int as_nobody(int (*fn)(const char *socket, void *arg), const char *socket, void *arg)
+{
+	pid_t pid = fork();
+	int status;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(90);
+		_exit(fn(socket, arg));
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+static int camera_takes_its_minimum(const char *socket, void *arg)
+{
+	struct cmabuf *cb;
+	struct cmabuf_buffer *b;
+
+	if (cmabuf_connect(socket, &cb) < 0)
+		return 1;
+	return alloc(cb, 16 * MB, 0, &b) == 0 ? 0 : 2;
+}
+
+static void pool_minimum_is_honoured_under_pressure(void **state)
+{
+	struct fixture *f = start("[pool camera]\nmin = 16M\n\n"
+				  "[class camera]\nuid = 65534\npool = camera\n",
+				  64 * MB);
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *b[64];
+	int n = 0, ret;
+
+	/* The default class fills what it may: everything but camera's 16 MiB. */
+	while ((ret = alloc(cb, 4 * MB, 0, &b[n])) == 0)
+		n++;
+	assert_int_equal(ret, -ENOSPC);
+	assert_int_equal(n, 12);
+	assert_non_null(strstr(cmabuf_last_error(cb), "guaranteed"));
+	assert_int_equal(as_nobody(camera_takes_its_minimum, f->td.socket, NULL), 0);
+	while (n)
+		cmabuf_free(b[--n]);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
+static void device_addresses_only_for_granted_classes(void **state)
+{
+	struct fixture *f = start("[class trusted]\nuid = 0\ndev-addr = yes\n", 16 * MB);
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *b;
+	uint64_t addr;
+
+	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
+	assert_int_equal(cmabuf_buffer_dev_addr(b, &addr), 0);
+	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+	/* Rewrite: root falls to the default class, which may not learn addresses. */
+	write_conf(f->conf, "[class trusted]\nuid = 1\ndev-addr = yes\n");
+	reload(f);
+	cb = connect_ok(f);
+	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
+	assert_int_equal(cmabuf_buffer_dev_addr(b, &addr), -EPERM);
+	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
+static void denied_class_is_refused_at_connect(void **state)
+{
+	struct fixture *f = start("[class default]\ndeny = yes\n", 16 * MB);
+	struct cmabuf *cb = NULL;
+
+	assert_int_equal(cmabuf_connect(f->td.socket, &cb), -EACCES);
+	assert_null(cb);
+	stop(f);
+}
+
+struct holder_args {
+	bool cooperative;
+	int ready_fd;
+};
+
+/* Holds eight reclaimable 8 MiB buffers and answers reclaim requests (or not). */
+static void give_back(struct cmabuf *cb, struct cmabuf_buffer *buf, uint32_t deadline, void *arg)
+{
+	if (*(bool *)arg)
+		cmabuf_free(buf);
+}
+
+static int reclaimable_holder(const char *socket, void *arg)
+{
+	struct holder_args *h = arg;
+	struct cmabuf *cb;
+	struct cmabuf_buffer *b;
+	int i;
+
+	if (cmabuf_connect(socket, &cb) < 0)
+		return 1;
+	cmabuf_set_reclaim_handler(cb, give_back, &h->cooperative);
+	for (i = 0; i < 8; i++)
+		if (alloc(cb, 8 * MB, CMABUF_ALLOC_RECLAIMABLE, &b) < 0)
+			return 2;
+	if (write(h->ready_fd, "r", 1) != 1)
+		return 3;
+	for (i = 0; i < 300; i++) { /* serve events for up to 3 s */
+		struct pollfd p = {.fd = cmabuf_get_fd(cb), .events = POLLIN};
+
+		if (poll(&p, 1, 10) > 0 && cmabuf_dispatch(cb) < 0)
+			break;
+	}
+	return 0;
+}
+
+static void reclaim(bool cooperative)
+{
+	struct fixture *f = start("[class camera]\nuid = 0\npriority = 10\n", 64 * MB);
+	struct holder_args h = {cooperative, -1};
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *big = NULL;
+	int ready[2], ret;
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(ready), 0);
+	h.ready_fd = ready[1];
+	pid = fork();
+	if (pid == 0) {
+		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
+			_exit(90);
+		_exit(reclaimable_holder(f->td.socket, &h));
+	}
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	ret = alloc(cb, 16 * MB, 0, &big);
+	if (cooperative) {
+		assert_int_equal(ret, 0);
+		cmabuf_free(big);
+	} else {
+		assert_int_equal(ret, -ENOMEM);
+		assert_non_null(strstr(cmabuf_last_error(cb), "was not released within 400 ms"));
+	}
+	kill(pid, SIGTERM);
+	waitpid(pid, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
+static void reclaim_honoured_by_a_cooperative_holder(void **state)
+{
+	reclaim(true);
+}
+
+static void reclaim_deadline_expires_for_an_uncooperative_holder(void **state)
+{
+	reclaim(false);
+}
+
+static void sighup_applies_new_limits_and_keeps_buffers(void **state)
+{
+	struct fixture *f = start("[class default]\nmax-buffers = 1\n", 16 * MB);
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *a, *b = NULL;
+	struct cmabuf_msg_status_reply st;
+
+	assert_int_equal(alloc(cb, 4096, 0, &a), 0);
+	assert_int_equal(alloc(cb, 4096, 0, &b), -EDQUOT);
+	write_conf(f->conf, "[class default]\nmax-buffers = 3\n");
+	reload(f);
+	assert_int_equal(alloc(cb, 4096, 0, &b), 0); /* same connection, new rules */
+	/* A broken file on SIGHUP changes nothing. */
+	write_conf(f->conf, "[class default]\nmax-buffers = lots\n");
+	reload(f);
+	assert_int_equal(test_daemon_status(&f->td, &st), 0);
+	assert_int_equal(st.buffers, 2);
+	cmabuf_free(b);
+	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
+	cmabuf_free(b);
+	cmabuf_free(a);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
+static void bad_config_stops_startup_with_file_and_line(void **state)
+{
+	char conf[] = "/tmp/cmabuf-badconf-XXXXXX", cmd[256], out[512] = "";
+	int fd = mkstemp(conf);
+	FILE *p;
+
+	assert_true(fd >= 0);
+	close(fd);
+	write_conf(conf, "[pool camera]\nmin = 64M\n\n[pool isp]\nmin = 64M\n");
+	snprintf(cmd, sizeof(cmd),
+		 "%s --backend=memfd --region-size=96M --socket=%s.sock "
+		 "--config=%s 2>&1",
+		 getenv("CMABUFD"), conf, conf);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_true(fread(out, 1, sizeof(out) - 1, p) > 0);
+	assert_int_not_equal(pclose(p), 0);
+	assert_non_null(strstr(out, conf));
+	assert_non_null(strstr(out, "minimum"));
+	unlink(conf);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(class_buffer_and_byte_quotas_refuse_with_reason),
+		cmocka_unit_test(pool_minimum_is_honoured_under_pressure),
+		cmocka_unit_test(device_addresses_only_for_granted_classes),
+		cmocka_unit_test(denied_class_is_refused_at_connect),
+		cmocka_unit_test(reclaim_honoured_by_a_cooperative_holder),
+		cmocka_unit_test(reclaim_deadline_expires_for_an_uncooperative_holder),
+		cmocka_unit_test(sighup_applies_new_limits_and_keeps_buffers),
+		cmocka_unit_test(bad_config_stops_startup_with_file_and_line),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
