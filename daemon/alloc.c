@@ -166,7 +166,8 @@ static int complete(struct client *c, const struct cmabuf_msg *m, uint64_t offse
 	char why[CMABUF_REASON_LEN];
 	int ret, fd = -1;
 
-	ret = b ? d->be->ops->export_range(d->be, offset, size, b->id, a->name, &fd) : -ENOMEM;
+	ret = b ? d->be->ops->export_range(d->be, offset, size, buffer_cookie(b), a->name, &fd)
+		: -ENOMEM;
 	if (ret < 0) {
 		allocator_release(d->alloc, offset, size);
 		free(b);
@@ -187,7 +188,7 @@ static int complete(struct client *c, const struct cmabuf_msg *m, uint64_t offse
 /* Takes a purgeable buffer's memory back now. Returns 0 or a negative errno. */
 static int purge(struct daemon *d, struct buffer *b)
 {
-	int ret = d->be->ops->revoke(d->be, b->id);
+	int ret = d->be->ops->revoke(d->be, buffer_cookie(b));
 
 	if (ret < 0) {
 		b->unrevocable = true; /* a device holds it: do not plan on it again */

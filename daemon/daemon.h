@@ -46,6 +46,7 @@ struct daemon {
 	struct daemon_stats stats;
 	int listen_fd;
 	bool socket_bound; /* we created the socket file, so we remove it */
+	bool after_crash;  /* an earlier cmabufd left its socket behind */
 	struct event *ev_listen;
 	struct event *ev_backend;
 	struct udev_monitor *monitor; /* while waiting for a uio_cma region */

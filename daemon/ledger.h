@@ -41,6 +41,34 @@ struct buffer {
 
 RB_HEAD(buffer_tree, buffer);
 
+/*
+ * Backend cookies carry the buffer id and its owner's uid, so that a daemon
+ * restarted after a crash knows whose buffers survived (the stub's LIST).
+ */
+#define COOKIE_ID_BITS 40
+#define COOKIE_ID_MASK ((1ull << COOKIE_ID_BITS) - 1)
+#define COOKIE_NO_UID  0xffffffu
+
+static inline uint64_t buffer_cookie(const struct buffer *b)
+{
+	uint64_t uid = (uint64_t)b->uid < COOKIE_NO_UID ? (uint64_t)b->uid : COOKIE_NO_UID;
+
+	return (b->id & COOKIE_ID_MASK) | uid << COOKIE_ID_BITS;
+}
+
+static inline uint64_t cookie_id(uint64_t cookie)
+{
+	return cookie & COOKIE_ID_MASK;
+}
+
+/* The owner's uid, or (uid_t)-1 when it did not fit. */
+static inline uid_t cookie_uid(uint64_t cookie)
+{
+	uint64_t uid = cookie >> COOKIE_ID_BITS;
+
+	return uid == COOKIE_NO_UID ? (uid_t)-1 : (uid_t)uid;
+}
+
 struct ledger {
 	struct buffer_tree buffers;
 	uint32_t count;

@@ -82,13 +82,13 @@ void daemon_buffer_unexport(struct daemon *d, struct buffer *b)
 	}
 	d->ledger.pending_release_bytes += b->size;
 	/* May call daemon_buffer_released() before returning (memfd): b is gone then. */
-	d->be->ops->unexport(d->be, b->id);
+	d->be->ops->unexport(d->be, buffer_cookie(b));
 }
 
 void daemon_buffer_released(void *ctx, uint64_t cookie)
 {
 	struct daemon *d = ctx;
-	struct buffer *b = ledger_find(&d->ledger, cookie);
+	struct buffer *b = ledger_find(&d->ledger, cookie_id(cookie));
 
 	if (!b) {
 		log_debug("backend released buffer %" PRIu64

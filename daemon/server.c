@@ -30,7 +30,7 @@ static int mkdir_parents(const char *path)
 	return 0;
 }
 
-/* A socket file nobody listens on is a leftover from a crash: remove it. */
+/* A socket file nobody listens on is a leftover from a crash: remove it. Returns 1 if so. */
 static int clear_stale_socket(const struct sockaddr_un *sa)
 {
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
@@ -42,12 +42,13 @@ static int clear_stale_socket(const struct sockaddr_un *sa)
 	close(fd);
 	if (ret == 0)
 		return -EADDRINUSE;
-	if (errno == ECONNREFUSED)
-		unlink(sa->sun_path);
-	return 0;
+	if (errno != ECONNREFUSED)
+		return 0;
+	unlink(sa->sun_path);
+	return 1;
 }
 
-static int bind_socket(const struct options *opt)
+static int bind_socket(const struct options *opt, bool *stale)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd, ret;
@@ -61,6 +62,8 @@ static int bind_socket(const struct options *opt)
 	ret = mkdir_parents(sa.sun_path);
 	if (ret == 0)
 		ret = clear_stale_socket(&sa);
+	*stale = ret == 1;
+	ret = ret == 1 ? 0 : ret;
 	if (ret == -EADDRINUSE) {
 		log_error("another cmabufd already serves %s; stop it or choose --socket",
 			  sa.sun_path);
@@ -121,7 +124,7 @@ int server_start(struct daemon *d)
 		return fd;
 	d->socket_bound = fd < 0;
 	if (fd < 0)
-		fd = bind_socket(d->opt);
+		fd = bind_socket(d->opt, &d->after_crash);
 	if (fd < 0)
 		return fd;
 	d->listen_fd = fd;

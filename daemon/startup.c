@@ -55,7 +55,9 @@ static int adopt(struct daemon *d, const struct backend_live *l)
 		free(b);
 		return ret;
 	}
-	b->id = l->cookie;
+	b->id = cookie_id(l->cookie);
+	b->uid = cookie_uid(l->cookie);
+	b->pid = 0; /* its process is unknown: the connection died with the old daemon */
 	b->offset = l->offset;
 	b->size = allocator_round(d->alloc, l->size);
 	b->created_ms = now_ms(CLOCK_REALTIME);
@@ -66,8 +68,8 @@ static int adopt(struct daemon *d, const struct backend_live *l)
 	ledger_insert(&d->ledger, b);
 	policy_charge(d, b);
 	d->ledger.pending_release_bytes += b->size;
-	if (l->cookie >= d->next_id)
-		d->next_id = l->cookie + 1;
+	if (b->id >= d->next_id)
+		d->next_id = b->id + 1;
 	return 0;
 }
 
@@ -174,6 +176,15 @@ static void announce(const struct daemon *d, const char *why)
 			 d->policy.cfg.npools, d->policy.cfg.nclasses);
 	else
 		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
+	if (d->after_crash && !d->be->ops->clear) /* memfd: nothing to list */
+		log_warn("an earlier cmabufd did not shut down cleanly; the memfd backend cannot "
+			 "recover its buffers: their holders keep valid memory, but this daemon "
+			 "does "
+			 "not track or charge them");
+	else if (d->after_crash)
+		log_info("an earlier cmabufd did not shut down cleanly; its live buffers, if any, "
+			 "were "
+			 "recovered from the stub's list");
 	sd_notifyf(0, "READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving", d->be->name,
 		   d->be->size >> 20);
 }

@@ -44,18 +44,12 @@ static void exec_daemon(const struct test_daemon *td, const char *const *extra)
 	_exit(127);
 }
 
-int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *const *extra)
+/* Starts the daemon on td's socket and waits until it answers. */
+static int spawn(struct test_daemon *td, const char *const *extra)
 {
 	struct cmabuf_conn c;
 	int i;
 
-	memset(td, 0, sizeof(*td));
-	strcpy(td->dir, "/tmp/cmabuf-test-XXXXXX");
-	if (!mkdtemp(td->dir))
-		return -errno;
-	chmod(td->dir, 0755); /* tests run some clients as another user */
-	snprintf(td->socket, sizeof(td->socket), "%s/cmabufd.sock", td->dir);
-	td->region_size = region_size;
 	td->pid = fork();
 	if (td->pid < 0)
 		return -errno;
@@ -80,6 +74,26 @@ int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *
 	}
 	test_daemon_stop(td);
 	return -ETIMEDOUT;
+}
+
+int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *const *extra)
+{
+	memset(td, 0, sizeof(*td));
+	strcpy(td->dir, "/tmp/cmabuf-test-XXXXXX");
+	if (!mkdtemp(td->dir))
+		return -errno;
+	chmod(td->dir, 0755); /* tests run some clients as another user */
+	snprintf(td->socket, sizeof(td->socket), "%s/cmabufd.sock", td->dir);
+	td->region_size = region_size;
+	return spawn(td, extra);
+}
+
+int test_daemon_crash_and_restart(struct test_daemon *td, const char *const *extra)
+{
+	if (kill(td->pid, SIGKILL) < 0 || waitpid(td->pid, NULL, 0) != td->pid)
+		return -errno;
+	td->pid = 0;
+	return spawn(td, extra); /* same socket: the stale file is the daemon's to clear */
 }
 
 int test_daemon_stop(struct test_daemon *td)

@@ -22,6 +22,8 @@ struct test_daemon {
 
 /* Starts cmabufd with the given memfd region size plus extra arguments (NULL-terminated). */
 int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *const *extra);
+/* kill -9, then a new daemon with the same options on the same socket. */
+int test_daemon_crash_and_restart(struct test_daemon *td, const char *const *extra);
 /* SIGTERM, and the exit status must be 0. Returns the exit status or -1. */
 int test_daemon_stop(struct test_daemon *td);
 
