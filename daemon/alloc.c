@@ -39,8 +39,7 @@ struct pending_alloc {
 static int refuse_alloc(struct client *c, const struct cmabuf_msg *m, int err, const char *why)
 {
 	c->d->stats.failures++;
-	log_debug("client pid %d: allocation of %" PRIu64 " bytes refused: %s", (int)c->pid,
-		  m->u.alloc.size, why);
+	log_client(LOG_NOTICE, c, m->u.alloc.name, m->u.alloc.size, "allocation refused: %s", why);
 	return client_send_error(c, m->hdr.seq, m->hdr.type, err, "%s", why);
 }
 
@@ -180,8 +179,8 @@ static int complete(struct client *c, const struct cmabuf_msg *m, uint64_t offse
 	charge(c, b);
 	policy_charge(d, b);
 	d->stats.allocations++;
-	log_debug("client pid %d: buffer %" PRIu64 " '%s' %" PRIu64 " bytes at offset 0x%" PRIx64,
-		  (int)c->pid, b->id, b->name, b->size, b->offset);
+	log_client(LOG_DEBUG, c, b->name, b->size, "buffer %" PRIu64 " at offset 0x%" PRIx64, b->id,
+		   b->offset);
 	return reply_alloc(c, m, b, fd);
 }
 

@@ -71,6 +71,7 @@ void client_destroy(struct client *c)
 	if (!c)
 		return;
 	pending_alloc_cancel(c);
+	log_client_flush(c);
 	release_all_buffers(c);
 	while (c->outq_len) {
 		struct outmsg *m = c->outq[c->outq_head];
@@ -160,9 +161,9 @@ int client_send(struct client *c, uint16_t type, uint32_t seq, const void *paylo
 	if (ret < 0) {
 		if (fd >= 0)
 			close(fd);
-		log_warn("client pid %d: cannot send %s (%s); disconnecting", (int)c->pid,
-			 cmabuf_msg_type_name(type),
-			 ret == -ENOBUFS ? "it does not read its replies" : strerror(-ret));
+		log_client(LOG_WARNING, c, NULL, 0, "cannot send %s (%s); disconnecting",
+			   cmabuf_msg_type_name(type),
+			   ret == -ENOBUFS ? "it does not read its replies" : strerror(-ret));
 		/* Nothing more can reach it: waiting to flush would wait forever. */
 		c->dead = true;
 		return ret;
@@ -263,9 +264,9 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 	}
 	ret = trunc ? -EMSGSIZE : cmabuf_msg_decode(buf, (size_t)n, nfds, CMABUF_TO_SERVER, &msg);
 	if (ret < 0) {
-		log_warn("client pid %d uid %u: malformed message (%s, %zd bytes, %u fds); "
-			 "disconnecting",
-			 (int)c->pid, (unsigned)c->uid, strerror(-ret), n, nfds);
+		log_client(LOG_WARNING, c, NULL, 0,
+			   "malformed message (%s, %zd bytes, %u fds); disconnecting",
+			   strerror(-ret), n, nfds);
 		client_send_error(c, 0, 0, ret, "malformed message (%s); closing the connection",
 				  strerror(-ret));
 		c->closing = true;

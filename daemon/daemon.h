@@ -41,6 +41,8 @@ struct daemon {
 	struct pending_list pending_allocs;
 	uint32_t reclaim_deadline_ms;
 	struct policy policy;
+	struct event *ev_status, *ev_watchdog; /* notify.c */
+	char last_status[256];
 	uint64_t next_id;
 	uint64_t start_ms;
 	struct daemon_stats stats;

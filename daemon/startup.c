@@ -17,6 +17,7 @@
 #include "backend.h"
 #include "daemon.h"
 #include "log.h"
+#include "notify.h"
 #include "policy.h"
 #include "server.h"
 #include "startup.h"
@@ -216,6 +217,8 @@ static int finish_setup(struct daemon *d, const char *why)
 		ret = server_start(d);
 	if (ret == 0)
 		announce(d, why);
+	if (ret == 0)
+		ret = notify_start(d);
 	return ret;
 }
 
@@ -269,6 +272,7 @@ int daemon_start(struct daemon *d)
 
 void daemon_stop(struct daemon *d)
 {
+	notify_stop(d);
 	server_stop(d);
 	if (d->ev_monitor)
 		event_free(d->ev_monitor);

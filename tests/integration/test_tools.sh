@@ -43,8 +43,26 @@ grep -q "3110400 bytes\|3112960 bytes" "$dir/hello.out" || fail "example output:
 "$ctl" --socket="$dir/nothing.sock" status 2>"$dir/err" && fail "status on a dead socket succeeded"
 grep -q "is cmabufd running" "$dir/err" || fail "no hint on a dead socket: $(cat "$dir/err")"
 
+# A client refused 50 times in a row gets at most 10 log lines, then one about the rest.
+python3 - "$sock" <<'PY' || fail "raw protocol client failed"
+import socket, struct, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+def msg(t, seq, payload):
+    return struct.pack("=HHIII", t, 0, len(payload), seq, 0) + payload
+s.send(msg(1, 1, struct.pack("=II", 1, 0)))             # HELLO, version 1
+s.recv(4096)
+for i in range(50):                                       # ALLOC of size 0: refused
+    s.send(msg(4, 2 + i, struct.pack("=QQII32s64s", 0, 0, 0, 0, b"", b"noisy")))
+    s.recv(4096)
+PY
+refusals=$(grep -c "allocation refused: size 0" "$dir/log" || true)
+[ "$refusals" -eq 10 ] || fail "expected 10 logged refusals (rate limit), got $refusals"
+
 kill -TERM "$pid"
 wait "$pid" || fail "cmabufd did not exit cleanly on SIGTERM"
+grep -q "40 more messages about this client were suppressed" "$dir/log" ||
+	fail "the suppressed refusals were not counted: $(tail -n 3 "$dir/log")"
 pid=
 [ ! -e "$sock" ] || fail "cmabufd left its socket behind"
 echo "ok"
