@@ -3,16 +3,19 @@
 #include <errno.h>
 #include <linux/dma-buf.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include "cmabuf.h"
 #include "connection.h"
-
-#define EXPORT __attribute__((visibility("default")))
+#include "internal.h"
 
 struct cmabuf {
 	pthread_mutex_t lock; /* one request/reply exchange at a time; the buffer list */
@@ -21,6 +24,7 @@ struct cmabuf {
 	struct cmabuf_buffer *buffers; /* live handles, to resolve reclaim requests */
 	cmabuf_reclaim_fn on_reclaim;
 	void *reclaim_data;
+	int epfd; /* what cmabuf_get_fd() returns */
 };
 
 struct cmabuf_buffer {
@@ -32,6 +36,7 @@ struct cmabuf_buffer {
 	uint32_t flags; /* CMABUF_BUFFER_* from the reply */
 	int fd;
 	void *map;
+	struct cmabuf_image image; /* the plane layout of an image buffer (image.c) */
 };
 
 /* Buffers keep their connection alive, so freeing after disconnect is safe. */
@@ -45,8 +50,28 @@ static void cb_unref(struct cmabuf *cb)
 	if (!last)
 		return;
 	cmabuf_conn_close(&cb->conn);
+	close(cb->epfd);
 	pthread_mutex_destroy(&cb->lock);
 	free(cb);
+}
+
+/*
+ * cmabuf_get_fd() is an epoll fd over the socket and an eventfd, because an
+ * event may already have been read off the socket (while a request waited for
+ * its reply): then only the eventfd says that dispatch has work.
+ */
+static int setup_event_fd(struct cmabuf *cb)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	cb->conn.event_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	cb->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (cb->conn.event_efd < 0 || cb->epfd < 0)
+		return -errno;
+	if (epoll_ctl(cb->epfd, EPOLL_CTL_ADD, cb->conn.fd, &ev) < 0 ||
+	    epoll_ctl(cb->epfd, EPOLL_CTL_ADD, cb->conn.event_efd, &ev) < 0)
+		return -errno;
+	return 0;
 }
 
 EXPORT int cmabuf_connect(const char *socket_path, struct cmabuf **out)
@@ -59,8 +84,14 @@ EXPORT int cmabuf_connect(const char *socket_path, struct cmabuf **out)
 	cb = calloc(1, sizeof(*cb));
 	if (!cb)
 		return -ENOMEM;
+	cb->epfd = -1;
 	ret = cmabuf_conn_open(&cb->conn, socket_path);
+	if (ret == 0)
+		ret = setup_event_fd(cb);
 	if (ret < 0) {
+		cmabuf_conn_close(&cb->conn);
+		if (cb->epfd >= 0)
+			close(cb->epfd);
 		free(cb);
 		return ret;
 	}
@@ -275,7 +306,7 @@ EXPORT void cmabuf_set_reclaim_handler(struct cmabuf *cb, cmabuf_reclaim_fn fn, 
 
 EXPORT int cmabuf_get_fd(struct cmabuf *cb)
 {
-	return cb && cb->conn.fd >= 0 ? cb->conn.fd : -ENOTCONN;
+	return cb && cb->conn.fd >= 0 ? cb->epfd : -ENOTCONN;
 }
 
 static struct cmabuf_buffer *find_buffer(struct cmabuf *cb, uint64_t id)
@@ -287,34 +318,72 @@ static struct cmabuf_buffer *find_buffer(struct cmabuf *cb, uint64_t id)
 	return b;
 }
 
-EXPORT int cmabuf_dispatch(struct cmabuf *cb)
+/* Takes the queued events, after reading whatever else the socket holds. */
+static unsigned take_events(struct cmabuf *cb, struct cmabuf_msg_reclaim *events, int *ret)
 {
-	struct cmabuf_msg_reclaim events[CMABUF_CONN_EVENTS_MAX];
-	unsigned i, n;
-	int ret;
+	uint64_t count;
+	unsigned n;
 
-	if (!cb)
-		return -EINVAL;
 	pthread_mutex_lock(&cb->lock);
-	ret = cmabuf_conn_poll_events(&cb->conn);
+	if (read(cb->conn.event_efd, &count, sizeof(count)) < 0) {
+		/* EAGAIN: nothing was queued during a request */
+	}
+	*ret = cmabuf_conn_poll_events(&cb->conn);
 	n = cb->conn.nevents;
 	memcpy(events, cb->conn.events, n * sizeof(events[0]));
 	cb->conn.nevents = 0;
 	pthread_mutex_unlock(&cb->lock);
-	/* Handlers run unlocked: they are expected to call cmabuf_free(). */
-	for (i = 0; i < n; i++) {
-		struct cmabuf_buffer *b;
+	return n;
+}
 
-		pthread_mutex_lock(&cb->lock);
-		b = find_buffer(cb, events[i].id);
-		pthread_mutex_unlock(&cb->lock);
-		if (b && cb->on_reclaim)
-			cb->on_reclaim(cb, b, events[i].deadline_ms, cb->reclaim_data);
+EXPORT int cmabuf_dispatch(struct cmabuf *cb)
+{
+	struct cmabuf_msg_reclaim events[CMABUF_CONN_EVENTS_MAX];
+	unsigned i, n;
+	int ret = 0, total = 0;
+
+	if (!cb)
+		return -EINVAL;
+	/* Handlers free buffers; events that arrive meanwhile are handled here too. */
+	while (ret == 0 && (n = take_events(cb, events, &ret)) > 0) {
+		for (i = 0; i < n; i++) { /* unlocked: handlers call cmabuf_free() */
+			struct cmabuf_buffer *b;
+
+			pthread_mutex_lock(&cb->lock);
+			b = find_buffer(cb, events[i].id);
+			pthread_mutex_unlock(&cb->lock);
+			if (b && cb->on_reclaim)
+				cb->on_reclaim(cb, b, events[i].deadline_ms, cb->reclaim_data);
+		}
+		total += (int)n;
 	}
-	return ret < 0 ? ret : (int)n;
+	return ret < 0 ? ret : total;
 }
 
 EXPORT const char *cmabuf_last_error(struct cmabuf *cb)
 {
 	return cb ? cb->conn.last_error : "no connection";
+}
+
+/* ---- for image.c, v4l2.c and drm.c (internal.h) ---- */
+
+const struct cmabuf_image *cmabuf_buffer_image(const struct cmabuf_buffer *buf)
+{
+	return &buf->image;
+}
+
+void cmabuf_buffer_set_image(struct cmabuf_buffer *buf, const struct cmabuf_image *img)
+{
+	buf->image = *img;
+}
+
+void cmabuf_set_error(struct cmabuf *cb, const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&cb->lock);
+	va_start(ap, fmt);
+	vsnprintf(cb->conn.last_error, sizeof(cb->conn.last_error), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&cb->lock);
 }

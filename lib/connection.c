@@ -97,8 +97,15 @@ static int recv_msg(struct cmabuf_conn *c, struct cmabuf_msg *msg, int *fd_out)
 static void keep_event(struct cmabuf_conn *c, const struct cmabuf_msg *m)
 {
 	/* Overflow drops the event: the daemon's deadline still expires cleanly. */
-	if (m->hdr.type == CMABUF_MSG_RECLAIM && c->nevents < CMABUF_CONN_EVENTS_MAX)
-		c->events[c->nevents++] = m->u.reclaim;
+	uint64_t one = 1;
+
+	if (m->hdr.type != CMABUF_MSG_RECLAIM || c->nevents == CMABUF_CONN_EVENTS_MAX)
+		return;
+	c->events[c->nevents++] = m->u.reclaim;
+	/* The socket no longer shows it: make the caller's poll wake all the same. */
+	if (c->event_efd >= 0 && write(c->event_efd, &one, sizeof(one)) < 0) {
+		/* the counter cannot overflow in practice */
+	}
 }
 
 int cmabuf_conn_poll_events(struct cmabuf_conn *c)
@@ -180,6 +187,7 @@ int cmabuf_conn_open(struct cmabuf_conn *c, const char *path)
 
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
+	c->event_efd = -1;
 	path = cmabuf_conn_socket_path(path);
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return fail(c, -ENAMETOOLONG, "socket path too long: %s", path);
@@ -203,5 +211,8 @@ void cmabuf_conn_close(struct cmabuf_conn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	if (c->event_efd >= 0)
+		close(c->event_efd);
 	c->fd = -1;
+	c->event_efd = -1;
 }

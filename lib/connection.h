@@ -19,6 +19,7 @@ struct cmabuf_conn {
 	int fd;
 	struct cmabuf_msg_reclaim events[CMABUF_CONN_EVENTS_MAX];
 	unsigned nevents;
+	int event_efd; /* readable while events wait in events[]: they were read off the socket */
 	uint32_t next_seq;
 	struct cmabuf_msg_hello_reply server; /* what the daemon said in HELLO_REPLY */
 	char last_error[CMABUF_REASON_LEN + 64];

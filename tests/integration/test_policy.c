@@ -41,23 +41,26 @@ static void write_conf(const char *path, const char *text)
 	assert_int_equal(fclose(f), 0);
 }
 
+static struct fixture
+	the_fixture; /* one daemon per test; cleanup() stops it even after a failure */
+
 static struct fixture *start(const char *conf_text, uint64_t region)
 {
-	static struct fixture f;
+	struct fixture *f = &the_fixture;
 	char arg[96];
 	const char *extra[] = {arg, "--socket-mode=0666", "--reclaim-deadline=400", NULL};
 	int fd;
 
-	memset(&f, 0, sizeof(f));
-	strcpy(f.conf, "/tmp/cmabuf-policy-XXXXXX");
-	fd = mkstemp(f.conf);
+	memset(f, 0, sizeof(*f));
+	strcpy(f->conf, "/tmp/cmabuf-policy-XXXXXX");
+	fd = mkstemp(f->conf);
 	assert_true(fd >= 0);
 	close(fd);
-	chmod(f.conf, 0644);
-	write_conf(f.conf, conf_text);
-	snprintf(arg, sizeof(arg), "--config=%s", f.conf);
-	assert_int_equal(test_daemon_start(&f.td, region, extra), 0);
-	return &f;
+	chmod(f->conf, 0644);
+	write_conf(f->conf, conf_text);
+	snprintf(arg, sizeof(arg), "--config=%s", f->conf);
+	assert_int_equal(test_daemon_start(&f->td, region, extra), 0);
+	return f;
 }
 
 /* SIGHUP, and wait until the daemon has handled it. */
@@ -77,6 +80,17 @@ static void reload(struct fixture *f)
 		usleep(10000);
 	}
 	fail_msg("cmabufd did not handle SIGHUP");
+}
+
+/* A failed assertion skips the test's own cleanup: never leave a daemon behind. */
+static int cleanup(void **state)
+{
+	if (the_fixture.td.pid > 0)
+		test_daemon_stop(&the_fixture.td);
+	if (the_fixture.conf[0])
+		unlink(the_fixture.conf);
+	memset(&the_fixture, 0, sizeof(the_fixture));
+	return 0;
 }
 
 static void stop(struct fixture *f)
@@ -203,6 +217,7 @@ struct holder_args {
 	bool cooperative;
 	int ready_fd;
 	uint64_t region;
+	bool request_first; /* let events arrive, then make a request before polling */
 };
 
 /* Fills the region with eight reclaimable buffers and answers reclaim requests (or not). */
@@ -227,6 +242,12 @@ static int reclaimable_holder(const char *socket, void *arg)
 			return 2;
 	if (write(h->ready_fd, "r", 1) != 1)
 		return 3;
+	if (h->request_first) {
+		/* The reclaim events are read off the socket while this waits for its reply. */
+		usleep(200000);
+		if (cmabuf_set_purgeable(b, false, NULL) < 0)
+			return 4;
+	}
 	for (i = 0; i < 300; i++) { /* serve events for up to 3 s */
 		struct pollfd p = {.fd = cmabuf_get_fd(cb), .events = POLLIN};
 
@@ -236,10 +257,10 @@ static int reclaimable_holder(const char *socket, void *arg)
 	return 0;
 }
 
-static void reclaim(bool cooperative)
+static void reclaim(bool cooperative, bool request_first)
 {
 	struct fixture *f = start("[class camera]\nuid = 0\npriority = 10\n", 64 * MB);
-	struct holder_args h = {cooperative, -1, f->td.region_size};
+	struct holder_args h = {cooperative, -1, f->td.region_size, request_first};
 	struct cmabuf *cb = connect_ok(f);
 	struct cmabuf_buffer *big = NULL;
 	int ready[2], ret;
@@ -273,12 +294,18 @@ static void reclaim(bool cooperative)
 
 static void reclaim_honoured_by_a_cooperative_holder(void **state)
 {
-	reclaim(true);
+	reclaim(true, false);
+}
+
+/* Regression: events queued by the library during a request must still wake the poller. */
+static void reclaim_read_during_a_request_still_wakes_the_holder(void **state)
+{
+	reclaim(true, true);
 }
 
 static void reclaim_deadline_expires_for_an_uncooperative_holder(void **state)
 {
-	reclaim(false);
+	reclaim(false, false);
 }
 
 static void sighup_applies_new_limits_and_keeps_buffers(void **state)
@@ -331,14 +358,17 @@ static void bad_config_stops_startup_with_file_and_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(class_buffer_and_byte_quotas_refuse_with_reason),
-		cmocka_unit_test(pool_minimum_is_honoured_under_pressure),
-		cmocka_unit_test(device_addresses_only_for_granted_classes),
-		cmocka_unit_test(denied_class_is_refused_at_connect),
-		cmocka_unit_test(reclaim_honoured_by_a_cooperative_holder),
-		cmocka_unit_test(reclaim_deadline_expires_for_an_uncooperative_holder),
-		cmocka_unit_test(sighup_applies_new_limits_and_keeps_buffers),
-		cmocka_unit_test(bad_config_stops_startup_with_file_and_line),
+		cmocka_unit_test_teardown(class_buffer_and_byte_quotas_refuse_with_reason, cleanup),
+		cmocka_unit_test_teardown(pool_minimum_is_honoured_under_pressure, cleanup),
+		cmocka_unit_test_teardown(device_addresses_only_for_granted_classes, cleanup),
+		cmocka_unit_test_teardown(denied_class_is_refused_at_connect, cleanup),
+		cmocka_unit_test_teardown(reclaim_honoured_by_a_cooperative_holder, cleanup),
+		cmocka_unit_test_teardown(reclaim_read_during_a_request_still_wakes_the_holder,
+					  cleanup),
+		cmocka_unit_test_teardown(reclaim_deadline_expires_for_an_uncooperative_holder,
+					  cleanup),
+		cmocka_unit_test_teardown(sighup_applies_new_limits_and_keeps_buffers, cleanup),
+		cmocka_unit_test_teardown(bad_config_stops_startup_with_file_and_line, cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

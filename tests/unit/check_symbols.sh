@@ -5,7 +5,7 @@
 set -eu
 lib=$1 sym=$2
 exported=$(nm -D --defined-only "$lib" | awk '$2 == "T" { sub(/@.*/, "", $3); print $3 }' | sort)
-listed=$(sed -n 's/^[[:space:]]*\(cmabuf_[a-z_]*\);.*/\1/p' "$sym" | sort)
+listed=$(sed -n 's/^[[:space:]]*\(cmabuf_[a-z0-9_]*\);.*/\1/p' "$sym" | sort)
 stray=$(nm -D --defined-only "$lib" | awk '$2 != "A" { sub(/@.*/, "", $3); print $3 }' | grep -v '^cmabuf_' || true)
 [ -z "$stray" ] || { echo "FAIL: exported outside the cmabuf_ namespace: $stray"; exit 1; }
 [ "$exported" = "$listed" ] || {
