@@ -11,8 +11,9 @@
 #include <string.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
-
 #include "allocator.h"
 #include "backend.h"
 #include "daemon.h"
@@ -167,11 +168,26 @@ static int zero_free_space(struct daemon *d)
 	return ret;
 }
 
+/* Where clients connect: our own socket, or the one systemd passed us. */
+static const char *listening_path(const struct daemon *d, struct sockaddr_un *sa)
+{
+	socklen_t len = sizeof(*sa);
+
+	memset(sa, 0, sizeof(*sa));
+	if (d->socket_bound || getsockname(d->listen_fd, (struct sockaddr *)sa, &len) < 0 ||
+	    !sa->sun_path[0])
+		return d->opt->socket_path;
+	return sa->sun_path;
+}
+
 static void announce(const struct daemon *d, const char *why)
 {
+	struct sockaddr_un sa;
+
 	log_info("backend %s%s: region of %" PRIu64 " MiB at device address 0x%" PRIx64
-		 ", serving on %s",
-		 d->be->name, why, d->be->size >> 20, d->be->base, d->opt->socket_path);
+		 ", serving on %s%s",
+		 d->be->name, why, d->be->size >> 20, d->be->base, listening_path(d, &sa),
+		 d->socket_bound ? "" : " (from systemd)");
 	if (d->policy.path)
 		log_info("policy from %s: %u pools, %u classes", d->policy.path,
 			 d->policy.cfg.npools, d->policy.cfg.nclasses);

@@ -76,6 +76,9 @@ echo "ok:   a second client is served"
 
 [ -e "$own" ] && fail "the daemon bound $own itself instead of using the passed socket"
 echo "ok:   the daemon used the passed socket and bound none of its own"
+grep -q "serving on $sock (from systemd)" "$dir/daemon.log" ||
+	fail "the first log line does not name the socket systemd passed"
+echo "ok:   the log names the socket systemd passed"
 
 # The activated daemon runs as systemd-socket-activate's pid (exec) and stops cleanly.
 kill -TERM "$act_pid"
