@@ -233,11 +233,15 @@ static void client_that_never_reads_is_disconnected(void **state)
 	assert_true(sent < 100000);
 	assert_true(errno == EPIPE || errno == ECONNRESET);
 	good_client_still_served(td);
-	/* Drain what was delivered: the stream ends in EOF, not an endless backlog. */
+	/*
+	 * Drain what was delivered: the stream ends, not an endless backlog. The
+	 * kernel reports the end as EOF or, because the daemon closed with our
+	 * requests unread, as ECONNRESET; a timeout (EAGAIN) would mean it did not.
+	 */
 	do
 		r = recv(fd, buf, sizeof(buf), 0);
 	while (r > 0);
-	assert_int_equal(r, 0);
+	assert_true(r == 0 || errno == ECONNRESET);
 	close(fd);
 	assert_int_equal(test_daemon_fd_count(td), before);
 }
