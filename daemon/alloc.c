@@ -20,7 +20,9 @@
 #include "daemon.h"
 #include "eviction.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
+#include "refusals.h"
 #include "requests.h"
 #include "zeroing.h"
 
@@ -39,6 +41,8 @@ struct pending_alloc {
 static int refuse_alloc(struct client *c, const struct cmabuf_msg *m, int err, const char *why)
 {
 	c->d->stats.failures++;
+	metrics_count_refusal(&c->d->metrics, err);
+	refusals_record(&c->d->refusals, c->pid, c->uid, &m->u.alloc, err, why);
 	log_client(LOG_NOTICE, c, m->u.alloc.name, m->u.alloc.size, "allocation refused: %s", why);
 	return client_send_error(c, m->hdr.seq, m->hdr.type, err, "%s", why);
 }
@@ -179,6 +183,7 @@ static int complete(struct client *c, const struct cmabuf_msg *m, uint64_t offse
 	charge(c, b);
 	policy_charge(d, b);
 	d->stats.allocations++;
+	metrics_alloc_answered(&d->metrics, c);
 	log_client(LOG_DEBUG, c, b->name, b->size, "buffer %" PRIu64 " at offset 0x%" PRIx64, b->id,
 		   b->offset);
 	return reply_alloc(c, m, b, fd);
@@ -234,6 +239,7 @@ static int wait_for_reclaims(struct client *c, const struct cmabuf_msg *m,
 			continue;
 		b->reclaim_asked = true;
 		client_send(b->owner, CMABUF_MSG_RECLAIM, 0, &ev, sizeof(ev), -1);
+		d->metrics.reclaims_requested++;
 	}
 	c->pending = p;
 	TAILQ_INSERT_TAIL(&d->pending_allocs, p, link);
@@ -284,7 +290,7 @@ static int make_room(struct client *c, const struct cmabuf_msg *m, char *why, si
 	return -ENOMEM;
 }
 
-int handle_alloc(struct client *c, const struct cmabuf_msg *m)
+static int alloc_now(struct client *c, const struct cmabuf_msg *m)
 {
 	const struct cmabuf_msg_alloc *a = &m->u.alloc;
 	char why[CMABUF_REASON_LEN];
@@ -322,6 +328,17 @@ int handle_alloc(struct client *c, const struct cmabuf_msg *m)
 		return refuse_alloc(c, m, ret, full);
 	}
 	return refuse_alloc(c, m, ret, why);
+}
+
+/* Times the requests answered here and now, for the latency histogram. */
+int handle_alloc(struct client *c, const struct cmabuf_msg *m)
+{
+	int ret;
+
+	metrics_alloc_begin(&c->d->metrics, c);
+	ret = alloc_now(c, m);
+	metrics_alloc_end(&c->d->metrics);
+	return ret;
 }
 
 static void finish_pending(struct pending_alloc *p)
@@ -368,6 +385,7 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	else
 		snprintf(why, sizeof(why), "reclaimed memory did not make room in time");
 	finish_pending(p);
+	c->d->metrics.reclaim_timeouts++;
 	refuse_alloc(c, &m, -ENOMEM, why);
 }
 

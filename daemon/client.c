@@ -106,6 +106,8 @@ static int send_now(struct client *c, const void *data, size_t len, int fd)
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = {(void *)data, len};
+
+	memset(&ctl, 0, sizeof(ctl)); /* no uninitialised padding reaches the kernel */
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
 	if (fd >= 0) {

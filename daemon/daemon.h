@@ -8,8 +8,10 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "metrics.h"
 #include "options.h"
 #include "policy.h"
+#include "refusals.h"
 struct allocator;
 struct backend;
 struct client;
@@ -46,6 +48,10 @@ struct daemon {
 	uint64_t next_id;
 	uint64_t start_ms;
 	struct daemon_stats stats;
+	struct metrics metrics;	       /* metrics.c: refusal kinds, reclaims, latency */
+	struct refusals refusals;      /* refusals.c: the last refused ALLOCs */
+	struct event *ev_metrics_file; /* metrics_file.c */
+	int metrics_file_error;	       /* the last write's error, to log changes only */
 	int listen_fd;
 	bool socket_bound; /* we created the socket file, so we remove it */
 	bool after_crash;  /* an earlier cmabufd left its socket behind */

@@ -46,6 +46,16 @@ static void usage(FILE *f)
 		"                            give them back when a higher-priority request\n"
 		"                            needs the space (default 2000, or the config's\n"
 		"                            [daemon] reclaim-deadline).\n"
+		"      --metrics-file=PATH   Write the metrics of `cmabufctl metrics` (Prometheus\n"
+		"                            text format) to PATH every --metrics-interval, for\n"
+		"                            node_exporter's textfile collector: PATH should be\n"
+		"                            NAME.prom in its --collector.textfile.directory.\n"
+		"                            Written to a temporary file in the same directory,\n"
+		"                            then renamed over PATH, so readers never see half\n"
+		"                            a file. Mode 0644; it lists every uid's usage.\n"
+		"      --metrics-interval=SECONDS\n"
+		"                            How often --metrics-file is rewritten (default 15,\n"
+		"                            1..86400).\n"
 		"  -v, --verbose             Log every request.\n"
 		"  -h, --help                Show this help.\n"
 		"  -V, --version             Show the version.\n"
@@ -53,6 +63,7 @@ static void usage(FILE *f)
 		"Examples:\n"
 		"  cmabufd --backend=memfd --socket=/tmp/cmabuf.sock --region-size=64M\n"
 		"  CMABUF_SOCKET=/tmp/cmabuf.sock cmabufctl status\n"
+		"  cmabufd --metrics-file=/var/lib/prometheus/node-exporter/cmabuf.prom\n"
 		"\n"
 		"Signals: SIGTERM and SIGINT shut down cleanly; SIGHUP reloads --config.\n",
 		CMABUF_DEFAULT_SOCKET, CMABUF_DEFAULT_CONFIG);
@@ -147,6 +158,7 @@ static void defaults(struct options *opt)
 	opt->max_clients = 1024;
 	opt->max_buffers_per_client = 4096;
 	opt->reclaim_deadline_ms = 2000;
+	opt->metrics_interval_s = 15;
 }
 
 static int bad(const char *what, const char *value, const char *hint)
@@ -155,7 +167,14 @@ static int bad(const char *what, const char *value, const char *hint)
 	return -1;
 }
 
-enum { OPT_SOCKET_MODE = 256, OPT_MAX_CLIENTS, OPT_MAX_BUFFERS, OPT_RECLAIM_DEADLINE };
+enum {
+	OPT_SOCKET_MODE = 256,
+	OPT_MAX_CLIENTS,
+	OPT_MAX_BUFFERS,
+	OPT_RECLAIM_DEADLINE,
+	OPT_METRICS_FILE,
+	OPT_METRICS_INTERVAL,
+};
 
 static const struct option long_opts[] = {
 	{"socket", required_argument, NULL, 's'},
@@ -166,6 +185,8 @@ static const struct option long_opts[] = {
 	{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 	{"max-buffers", required_argument, NULL, OPT_MAX_BUFFERS},
 	{"reclaim-deadline", required_argument, NULL, OPT_RECLAIM_DEADLINE},
+	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
+	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -206,6 +227,15 @@ static int apply(int c, const char *arg, struct options *opt)
 		opt->reclaim_deadline_explicit = true;
 		return parse_uint(arg, 1, 600000, &opt->reclaim_deadline_ms)
 			       ? bad("--reclaim-deadline", arg, "milliseconds, 1..600000")
+			       : 0;
+	case OPT_METRICS_FILE:
+		if (!*arg)
+			return bad("--metrics-file", arg, "a path, e.g. /run/cmabuf/cmabuf.prom");
+		opt->metrics_file = arg;
+		return 0;
+	case OPT_METRICS_INTERVAL:
+		return parse_uint(arg, 1, 86400, &opt->metrics_interval_s)
+			       ? bad("--metrics-interval", arg, "seconds, 1..86400")
 			       : 0;
 	case 'v':
 		opt->verbose = true;

@@ -19,6 +19,8 @@ struct options {
 	unsigned max_clients;
 	unsigned max_buffers_per_client;
 	unsigned reclaim_deadline_ms;
+	const char *metrics_file;    /* NULL: none */
+	unsigned metrics_interval_s; /* how often it is rewritten */
 	bool verbose;
 };
 

@@ -14,6 +14,7 @@
 #include "cmabuf.h"
 #include "client.h"
 #include "daemon.h"
+#include "inspect.h"
 #include "log.h"
 #include "policy.h"
 #include "requests.h"
@@ -174,6 +175,14 @@ int client_handle(struct client *c, const struct cmabuf_msg *m)
 		return handle_set_purgeable(c, m);
 	case CMABUF_MSG_LIST_BUFFERS:
 		return handle_list(c, m);
+	case CMABUF_MSG_METRICS:
+		return handle_metrics(c, m);
+	case CMABUF_MSG_LIST_CLIENTS:
+		return handle_list_clients(c, m);
+	case CMABUF_MSG_LIST_EXTENTS:
+		return handle_list_extents(c, m);
+	case CMABUF_MSG_LIST_REFUSALS:
+		return handle_list_refusals(c, m);
 	default: /* the decoder lets only requests through */
 		return -EPROTO;
 	}

@@ -18,6 +18,7 @@
 #include "backend.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics_file.h"
 #include "notify.h"
 #include "policy.h"
 #include "server.h"
@@ -235,6 +236,8 @@ static int finish_setup(struct daemon *d, const char *why)
 		announce(d, why);
 	if (ret == 0)
 		ret = notify_start(d);
+	if (ret == 0)
+		ret = metrics_file_start(d);
 	return ret;
 }
 
@@ -288,6 +291,7 @@ int daemon_start(struct daemon *d)
 
 void daemon_stop(struct daemon *d)
 {
+	metrics_file_stop(d);
 	notify_stop(d);
 	server_stop(d);
 	if (d->ev_monitor)

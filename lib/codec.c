@@ -93,7 +93,78 @@ static int check_reclaim(const struct cmabuf_msg *m)
 	return m->hdr.seq == 0 && m->u.reclaim.pad == 0 ? 0 : -EBADMSG;
 }
 
+static int check_metrics_reply(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_metrics_reply *r = &m->u.metrics_reply;
+	uint32_t i;
+
+	if (r->nclasses > CMABUF_METRICS_MAX_CLASSES || r->nuids > CMABUF_METRICS_MAX_UIDS ||
+	    (r->flags & ~CMABUF_METRICS_ALL_UIDS))
+		return -EBADMSG;
+	for (i = 0; i < r->nclasses; i++) {
+		if (!terminated(r->classes[i].name, CMABUF_CLASS_LEN) || r->classes[i].pad != 0)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+static int check_list_clients(const struct cmabuf_msg *m)
+{
+	return m->u.list_clients.pad == 0 ? 0 : -EBADMSG;
+}
+
+static int check_clients_reply(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_buffers_reply *h = &m->u.clients_reply.head;
+	uint32_t i, known = CMABUF_CLIENT_WAITING | CMABUF_CLIENT_SELF;
+
+	if (h->more > 1)
+		return -EBADMSG;
+	for (i = 0; i < h->count; i++) {
+		const struct cmabuf_client_entry *e = &m->u.clients_reply.entries[i];
+
+		if (!terminated(e->class_name, CMABUF_CLASS_LEN) || (e->flags & ~known))
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+static int check_extents_reply(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_buffers_reply *h = &m->u.extents_reply.head;
+	uint32_t i;
+
+	if (h->more > 1)
+		return -EBADMSG;
+	for (i = 0; i < h->count; i++) {
+		const struct cmabuf_extent_entry *e = &m->u.extents_reply.entries[i];
+
+		/* Empty or wrapping extents would send a pager round in circles. */
+		if (e->size == 0 || e->offset + e->size < e->offset)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+static int check_refusals_reply(const struct cmabuf_msg *m)
+{
+	const struct cmabuf_msg_buffers_reply *h = &m->u.refusals_reply.head;
+	uint32_t i;
+
+	if (h->more > 1)
+		return -EBADMSG;
+	for (i = 0; i < h->count; i++) {
+		const struct cmabuf_refusal_entry *e = &m->u.refusals_reply.entries[i];
+
+		if (e->error >= 0 || e->pad != 0 || !terminated(e->name, CMABUF_NAME_LEN) ||
+		    !terminated(e->reason, CMABUF_REASON_LEN))
+			return -EBADMSG;
+	}
+	return 0;
+}
+
 #define FIXED(t) sizeof(t), 0
+#define LIST(e)	 sizeof(struct cmabuf_msg_buffers_reply), sizeof(e)
 static const struct msg_rule rules[CMABUF_MSG_TYPE_COUNT] = {
 	[CMABUF_MSG_HELLO] = {"HELLO", CMABUF_TO_SERVER, FIXED(struct cmabuf_msg_hello), 0, NULL,
 			      1},
@@ -124,8 +195,28 @@ static const struct msg_rule rules[CMABUF_MSG_TYPE_COUNT] = {
 					check_purgeable_reply},
 	[CMABUF_MSG_RECLAIM] = {"RECLAIM", CMABUF_TO_CLIENT, FIXED(struct cmabuf_msg_reclaim), 0,
 				check_reclaim},
+	[CMABUF_MSG_METRICS] = {"METRICS", CMABUF_TO_SERVER, 0, 0, 0, NULL},
+	[CMABUF_MSG_METRICS_REPLY] = {"METRICS_REPLY", CMABUF_TO_CLIENT,
+				      FIXED(struct cmabuf_msg_metrics_reply), 0,
+				      check_metrics_reply},
+	[CMABUF_MSG_LIST_CLIENTS] = {"LIST_CLIENTS", CMABUF_TO_SERVER,
+				     FIXED(struct cmabuf_msg_list_clients), 0, check_list_clients},
+	[CMABUF_MSG_LIST_CLIENTS_REPLY] = {"LIST_CLIENTS_REPLY", CMABUF_TO_CLIENT,
+					   LIST(struct cmabuf_client_entry), 0,
+					   check_clients_reply},
+	[CMABUF_MSG_LIST_EXTENTS] = {"LIST_EXTENTS", CMABUF_TO_SERVER,
+				     FIXED(struct cmabuf_msg_list_extents), 0, NULL},
+	[CMABUF_MSG_LIST_EXTENTS_REPLY] = {"LIST_EXTENTS_REPLY", CMABUF_TO_CLIENT,
+					   LIST(struct cmabuf_extent_entry), 0,
+					   check_extents_reply},
+	[CMABUF_MSG_LIST_REFUSALS] = {"LIST_REFUSALS", CMABUF_TO_SERVER,
+				      FIXED(struct cmabuf_msg_list_refusals), 0, NULL},
+	[CMABUF_MSG_LIST_REFUSALS_REPLY] = {"LIST_REFUSALS_REPLY", CMABUF_TO_CLIENT,
+					    LIST(struct cmabuf_refusal_entry), 0,
+					    check_refusals_reply},
 };
 #undef FIXED
+#undef LIST
 
 static const struct msg_rule *rule_for(unsigned type)
 {
@@ -152,8 +243,13 @@ static int payload_len_ok(const struct msg_rule *r, const void *payload, size_t 
 		return len == r->fixed;
 	if (len < r->fixed)
 		return 0;
-	/* The fixed part says how many entries follow; the length must agree. */
-	return head->count <= CMABUF_LIST_MAX_ENTRIES && len == r->fixed + head->count * r->entry;
+	/*
+	 * The fixed part says how many entries follow; the length must agree. The
+	 * count is bounded by what one datagram holds before it is multiplied.
+	 */
+	return head->count <=
+		       (CMABUF_MSG_MAX - sizeof(struct cmabuf_msg_header) - r->fixed) / r->entry &&
+	       len == r->fixed + head->count * r->entry;
 }
 
 int cmabuf_msg_decode(const void *buf, size_t len, unsigned nfds, enum cmabuf_msg_dir dir,

@@ -47,6 +47,15 @@ enum cmabuf_msg_type {
 	CMABUF_MSG_SET_PURGEABLE,      /* c→s struct cmabuf_msg_set_purgeable */
 	CMABUF_MSG_PURGEABLE_REPLY,    /* s→c struct cmabuf_msg_purgeable_reply */
 	CMABUF_MSG_RECLAIM,	       /* s→c event (seq 0): struct cmabuf_msg_reclaim */
+	/* What the daemon shows about itself: cmabufctl metrics, clients, map, why. */
+	CMABUF_MSG_METRICS,		/* c→s  no payload */
+	CMABUF_MSG_METRICS_REPLY,	/* s→c  struct cmabuf_msg_metrics_reply */
+	CMABUF_MSG_LIST_CLIENTS,	/* c→s  struct cmabuf_msg_list_clients */
+	CMABUF_MSG_LIST_CLIENTS_REPLY,	/* s→c  list head + struct cmabuf_client_entry[] */
+	CMABUF_MSG_LIST_EXTENTS,	/* c→s  struct cmabuf_msg_list_extents */
+	CMABUF_MSG_LIST_EXTENTS_REPLY,	/* s→c  list head + struct cmabuf_extent_entry[] */
+	CMABUF_MSG_LIST_REFUSALS,	/* c→s  struct cmabuf_msg_list_refusals */
+	CMABUF_MSG_LIST_REFUSALS_REPLY, /* s→c  list head + struct cmabuf_refusal_entry[] */
 	CMABUF_MSG_TYPE_COUNT
 };
 
@@ -171,6 +180,134 @@ struct cmabuf_msg_reclaim {
 	uint32_t pad;
 };
 
+/*
+ * METRICS: one reply with everything a monitoring system scrapes. It is a
+ * single fixed-size datagram, so its arrays are bounded: every class the
+ * configuration can hold (32 + the default class), and the CMABUF_METRICS_MAX_UIDS
+ * uids holding the most bytes (the rest are counted in uids_omitted).
+ */
+#define CMABUF_CLASS_LEN	   32u /* class names, as in the configuration */
+#define CMABUF_METRICS_MAX_CLASSES 33u
+#define CMABUF_METRICS_MAX_UIDS	   64u
+/* Allocation latency buckets: bucket k counts requests that took <= 2^k µs (1 µs .. ~1.05 s). */
+#define CMABUF_LATENCY_BUCKETS 21u
+
+/* Why ALLOCs were refused, for the failure counters. */
+enum cmabuf_failure_kind {
+	CMABUF_FAIL_ENOMEM,  /* no room, even after eviction */
+	CMABUF_FAIL_QUOTA,   /* EDQUOT, ENOSPC, EACCES: a limit or pool rule */
+	CMABUF_FAIL_INVALID, /* EINVAL: the request itself was wrong */
+	CMABUF_FAIL_OTHER,   /* anything else (EBUSY, backend errors) */
+	CMABUF_FAIL_KINDS
+};
+
+struct cmabuf_class_usage {
+	char name[CMABUF_CLASS_LEN];
+	uint64_t bytes; /* memory charged to the class (purged buffers hold none) */
+	uint32_t buffers;
+	uint32_t pad;
+};
+
+struct cmabuf_uid_usage {
+	uint32_t uid;
+	uint32_t buffers; /* in the ledger, release pending included */
+	uint64_t bytes;	  /* memory they hold */
+};
+
+#define CMABUF_METRICS_ALL_UIDS (1u << 0) /* uids[] covers every uid, not just the caller's */
+
+struct cmabuf_msg_metrics_reply {
+	uint64_t region_size;
+	uint64_t used; /* as in STATUS: placed bytes, not counting ranges being zeroed */
+	uint64_t free;
+	uint64_t largest_free;
+	uint64_t pending_release;
+	uint64_t zeroing;
+	uint32_t free_extents;
+	uint32_t buffers;
+	uint32_t clients;
+	uint32_t reloads;
+	uint64_t uptime_ms;
+	uint64_t allocations;			  /* successful ALLOCs since start */
+	uint64_t failures[CMABUF_FAIL_KINDS];	  /* refused ALLOCs, by enum cmabuf_failure_kind */
+	uint64_t evictions;			  /* purgeable buffers taken back */
+	uint64_t reclaims_requested;		  /* RECLAIM events sent */
+	uint64_t reclaim_timeouts;		  /* waiting ALLOCs whose deadline passed */
+	uint64_t latency[CMABUF_LATENCY_BUCKETS]; /* per bucket, not cumulative */
+	uint64_t latency_count;			  /* every observation, slower ones included */
+	uint64_t latency_sum_ns;
+	uint32_t nclasses; /* entries used in classes[] */
+	uint32_t nuids;	   /* entries used in uids[] */
+	uint32_t uids_omitted;
+	uint32_t flags; /* CMABUF_METRICS_* */
+	struct cmabuf_class_usage classes[CMABUF_METRICS_MAX_CLASSES];
+	struct cmabuf_uid_usage uids[CMABUF_METRICS_MAX_UIDS]; /* ascending uid */
+};
+
+/*
+ * The paged lists below answer with the LIST_BUFFERS head (count, more)
+ * followed by count entries, and page the same way.
+ */
+#define CMABUF_LIST_FIT(entry)                                                                     \
+	((CMABUF_MSG_MAX - sizeof(struct cmabuf_msg_header) -                                      \
+	  sizeof(struct cmabuf_msg_buffers_reply)) /                                               \
+	 sizeof(entry))
+
+struct cmabuf_msg_list_clients {
+	uint32_t start_conn; /* list connections with conn >= start_conn: 0, then last + 1 */
+	uint32_t pad;
+};
+
+#define CMABUF_CLIENT_WAITING (1u << 0) /* an ALLOC of it waits for reclaimed memory */
+#define CMABUF_CLIENT_SELF    (1u << 1) /* the connection that asked */
+
+struct cmabuf_client_entry {
+	uint32_t conn; /* the daemon's number for the connection, unique while it lasts */
+	uint32_t pid;
+	uint32_t uid;
+	int32_t priority;
+	uint32_t buffers; /* charged to it, release pending included */
+	uint32_t flags;	  /* CMABUF_CLIENT_* */
+	uint64_t bytes;
+	char class_name[CMABUF_CLASS_LEN];
+};
+
+#define CMABUF_LIST_MAX_CLIENTS CMABUF_LIST_FIT(struct cmabuf_client_entry)
+
+struct cmabuf_msg_list_extents {
+	uint64_t start_offset; /* free extents at or after this offset: 0, then last end */
+};
+
+/* Free and zeroed. Region bytes in neither a buffer nor a free extent are being zeroed. */
+struct cmabuf_extent_entry {
+	uint64_t offset;
+	uint64_t size;
+};
+
+#define CMABUF_LIST_MAX_EXTENTS CMABUF_LIST_FIT(struct cmabuf_extent_entry)
+
+struct cmabuf_msg_list_refusals {
+	uint64_t before_serial; /* 0: start with the newest; then the last serial received */
+};
+
+struct cmabuf_refusal_entry {
+	uint64_t serial;  /* 1, 2, ... per daemon start; newest first in a reply */
+	uint64_t time_ms; /* CLOCK_REALTIME, milliseconds */
+	uint64_t size;	  /* bytes asked for */
+	uint32_t pid;
+	uint32_t uid;
+	int32_t error; /* negative errno, as in the ERROR reply */
+	uint32_t pad;
+	char name[CMABUF_NAME_LEN];
+	char reason[CMABUF_REASON_LEN]; /* the ERROR reply's reason */
+};
+
+#define CMABUF_LIST_MAX_REFUSALS CMABUF_LIST_FIT(struct cmabuf_refusal_entry)
+
+_Static_assert(sizeof(struct cmabuf_msg_header) + sizeof(struct cmabuf_msg_metrics_reply) <=
+		       CMABUF_MSG_MAX,
+	       "METRICS_REPLY must fit one datagram: shrink CMABUF_METRICS_MAX_UIDS");
+
 /* A decoded message: the header plus a suitably aligned copy of the payload. */
 struct cmabuf_msg {
 	struct cmabuf_msg_header hdr;
@@ -186,6 +323,22 @@ struct cmabuf_msg {
 		struct cmabuf_msg_set_purgeable set_purgeable;
 		struct cmabuf_msg_purgeable_reply purgeable_reply;
 		struct cmabuf_msg_reclaim reclaim;
+		struct cmabuf_msg_metrics_reply metrics_reply;
+		struct cmabuf_msg_list_clients list_clients;
+		struct cmabuf_msg_list_extents list_extents;
+		struct cmabuf_msg_list_refusals list_refusals;
+		struct {
+			struct cmabuf_msg_buffers_reply head;
+			struct cmabuf_client_entry entries[CMABUF_LIST_MAX_CLIENTS];
+		} clients_reply;
+		struct {
+			struct cmabuf_msg_buffers_reply head;
+			struct cmabuf_extent_entry entries[CMABUF_LIST_MAX_EXTENTS];
+		} extents_reply;
+		struct {
+			struct cmabuf_msg_buffers_reply head;
+			struct cmabuf_refusal_entry entries[CMABUF_LIST_MAX_REFUSALS];
+		} refusals_reply;
 		struct {
 			struct cmabuf_msg_buffers_reply head;
 			struct cmabuf_buffer_entry entries[CMABUF_LIST_MAX_ENTRIES];

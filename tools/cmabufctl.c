@@ -7,14 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
-#include "connection.h"
-
-struct ctl {
-	struct cmabuf_conn conn;
-	int json;
-};
+#include "ctl.h"
 
 static void usage(FILE *f)
 {
@@ -27,49 +23,35 @@ static void usage(FILE *f)
 		"  status     backend, region, used/free/largest free extent, buffers, clients\n"
 		"  buffers    one line per live buffer: id, owner pid/uid, name, size, offset, "
 		"age\n"
+		"  clients    one line per connection: pid, uid, class, priority, buffers, bytes\n"
+		"  map        the region as a bar, one character per slice, coloured by owner:\n"
+		"             A-Z a buffer (a-z purgeable), '-' freed but still held,\n"
+		"             '.' free, '~' being zeroed; a legend names the owners\n"
+		"  why        the last refused allocations, newest first, with the reasons\n"
+		"  metrics    every counter and gauge in Prometheus text format (the same\n"
+		"             text cmabufd --metrics-file writes)\n"
+		"\n"
+		"Clients that may not learn device addresses see only their own uid's\n"
+		"buffers, clients, refusals and per-uid usage.\n"
 		"\n"
 		"Options:\n"
 		"  -s, --socket=PATH   cmabufd's socket (default: $CMABUF_SOCKET, else %s)\n"
-		"  -j, --json          machine-readable output, one JSON document\n"
+		"  -j, --json          machine-readable output, one JSON document (all\n"
+		"                      commands but metrics, which is Prometheus text)\n"
+		"      --no-color      map: no colours (also when stdout is not a terminal)\n"
+		"      --svg=FILE      map: write an SVG picture to FILE ('-': stdout), one\n"
+		"                      rectangle per buffer, free extent and zeroing range,\n"
+		"                      each with a tooltip naming it\n"
+		"      --slices=N      map: characters in the bar (default 128, 64 a line)\n"
 		"  -h, --help          show this help\n"
 		"  -V, --version       show the version\n"
 		"\n"
 		"Examples:\n"
 		"  cmabufctl status\n"
-		"  cmabufctl --json buffers | jq '.[] | select(.size > 1048576)'\n",
+		"  cmabufctl --json buffers | jq '.[] | select(.size > 1048576)'\n"
+		"  cmabufctl map --svg=region.svg\n"
+		"  cmabufctl why\n",
 		CMABUF_DEFAULT_SOCKET);
-}
-
-/* Sizes for people: 3110400 -> "2.97 MiB". */
-static const char *human(uint64_t v, char *buf, size_t cap)
-{
-	static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-	double x = (double)v;
-	unsigned u = 0;
-
-	while (x >= 1024.0 && u < 4) {
-		x /= 1024.0;
-		u++;
-	}
-	snprintf(buf, cap, u ? "%.2f %s" : "%.0f %s", x, units[u]);
-	return buf;
-}
-
-/* Names come from clients: escape them for JSON. */
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20 || ch == 0x7f)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
 }
 
 static int cmd_status(struct ctl *ctl)
@@ -110,7 +92,7 @@ static int cmd_status(struct ctl *ctl)
 	return 0;
 }
 
-static void print_entry(const struct ctl *ctl, const struct cmabuf_buffer_entry *e, int first)
+static void print_entry(const struct ctl *ctl, const struct cmabuf_buffer_entry *e, bool first)
 {
 	uint64_t now = (uint64_t)time(NULL) * 1000u;
 	uint64_t age = now > e->created_ms ? (now - e->created_ms) / 1000u : 0;
@@ -160,27 +142,76 @@ static int cmd_buffers(struct ctl *ctl)
 	return 0;
 }
 
+enum { OPT_NO_COLOR = 256, OPT_SVG, OPT_SLICES };
+
 static const struct option long_opts[] = {
 	{"socket", required_argument, NULL, 's'},
 	{"json", no_argument, NULL, 'j'},
+	{"no-color", no_argument, NULL, OPT_NO_COLOR},
+	{"svg", required_argument, NULL, OPT_SVG},
+	{"slices", required_argument, NULL, OPT_SLICES},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
 };
 
-int main(int argc, char **argv)
-{
-	struct ctl ctl = {.json = 0};
-	const char *socket_path = NULL, *cmd;
-	int c, ret;
+static const struct command {
+	const char *name;
+	int (*run)(struct ctl *ctl);
+} commands[] = {
+	{"status", cmd_status}, {"buffers", cmd_buffers}, {"clients", cmd_clients},
+	{"map", cmd_map},	{"why", cmd_why},	  {"metrics", cmd_metrics},
+};
 
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	}
+	return NULL;
+}
+
+static int parse_slices(const char *s, unsigned *out)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (end == s || *end || v < 1 || v > 65536)
+		return -1;
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* Returns an exit status when done (help, version, usage error), else -1 to go on. */
+static int parse_args(int argc, char **argv, struct ctl *ctl, const char **socket_path)
+{
+	bool no_color = false;
+	int c;
+
+	/* getopt permutes: options may come before or after the command. */
 	while ((c = getopt_long(argc, argv, "s:jhV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
-			socket_path = optarg;
+			*socket_path = optarg;
 			break;
 		case 'j':
-			ctl.json = 1;
+			ctl->json = true;
+			break;
+		case OPT_NO_COLOR:
+			no_color = true;
+			break;
+		case OPT_SVG:
+			ctl->svg = optarg;
+			break;
+		case OPT_SLICES:
+			if (parse_slices(optarg, &ctl->slices) < 0) {
+				fprintf(stderr, "cmabufctl: --slices wants 1..65536, not '%s'\n",
+					optarg);
+				return 2;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -193,18 +224,32 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
+	ctl->color = !no_color && isatty(STDOUT_FILENO);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctl ctl = {.json = false, .slices = 128};
+	const char *socket_path = NULL;
+	const struct command *cmd;
+	int ret = parse_args(argc, argv, &ctl, &socket_path);
+
+	if (ret >= 0)
+		return ret;
 	if (optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
-	cmd = argv[optind];
-	if (strcmp(cmd, "status") && strcmp(cmd, "buffers")) {
-		fprintf(stderr, "cmabufctl: unknown command '%s'. Try 'cmabufctl --help'.\n", cmd);
+	cmd = find_command(argv[optind]);
+	if (!cmd) {
+		fprintf(stderr, "cmabufctl: unknown command '%s'. Try 'cmabufctl --help'.\n",
+			argv[optind]);
 		return 2;
 	}
 	ret = cmabuf_conn_open(&ctl.conn, socket_path);
 	if (ret == 0)
-		ret = !strcmp(cmd, "status") ? cmd_status(&ctl) : cmd_buffers(&ctl);
+		ret = cmd->run(&ctl);
 	if (ret < 0)
 		fprintf(stderr, "cmabufctl: %s\n", ctl.conn.last_error);
 	cmabuf_conn_close(&ctl.conn);

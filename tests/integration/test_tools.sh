@@ -16,6 +16,11 @@ cmp -s "$dir/readme.c" "$src/examples/cmabuf-hello.c" ||
 	fail "README's C example differs from examples/cmabuf-hello.c"
 
 "$cmabufd" --help | grep -q -- '--region-size' || fail "--help does not document --region-size"
+"$cmabufd" --help | grep -q -- '--metrics-file=PATH' || fail "--help does not document --metrics-file"
+"$cmabufd" --metrics-interval=0 2>/dev/null && fail "--metrics-interval=0 was accepted"
+for cmd in clients map why metrics; do
+	"$ctl" --help | grep -q "^  $cmd " || fail "cmabufctl --help does not document $cmd"
+done
 "$cmabufd" --region-size=12 2>"$dir/err" && fail "a 12-byte region was accepted"
 grep -q "at least 64K" "$dir/err" || fail "bad --region-size gave no useful reason: $(cat "$dir/err")"
 

@@ -180,6 +180,233 @@ static void copy_name_truncates(void **state)
 	assert_string_equal(dst, "");
 }
 
+/* Encodes payload as type, decodes it back (nfds 0), and returns the decoder's verdict. */
+static int round_trip(uint16_t type, enum cmabuf_msg_dir dir, const void *payload, size_t len,
+		      struct cmabuf_msg *out)
+{
+	unsigned char buf[CMABUF_MSG_MAX];
+	long n = cmabuf_msg_encode(buf, sizeof(buf), type, 5, payload, len, 0);
+
+	if (n < 0)
+		return (int)n;
+	return cmabuf_msg_decode(buf, (size_t)n, 0, dir, out);
+}
+
+/* Every fixed-size observability message: one byte short or long is malformed. */
+static void observability_fixed_sizes(void **state)
+{
+	static const struct {
+		uint16_t type;
+		enum cmabuf_msg_dir dir;
+		size_t len;
+	} fixed[] = {
+		{CMABUF_MSG_METRICS, CMABUF_TO_SERVER, 0},
+		{CMABUF_MSG_METRICS_REPLY, CMABUF_TO_CLIENT,
+		 sizeof(struct cmabuf_msg_metrics_reply)},
+		{CMABUF_MSG_LIST_CLIENTS, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_list_clients)},
+		{CMABUF_MSG_LIST_EXTENTS, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_list_extents)},
+		{CMABUF_MSG_LIST_REFUSALS, CMABUF_TO_SERVER,
+		 sizeof(struct cmabuf_msg_list_refusals)},
+	};
+	unsigned char buf[CMABUF_MSG_MAX], zero[CMABUF_MSG_MAX];
+	struct cmabuf_msg_header *h = (struct cmabuf_msg_header *)buf;
+	struct cmabuf_msg m;
+	unsigned i;
+
+	memset(zero, 0, sizeof(zero));
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		size_t len = fixed[i].len;
+
+		assert_int_equal(round_trip(fixed[i].type, fixed[i].dir, zero, len, &m), 0);
+		assert_int_equal(m.hdr.type, fixed[i].type);
+		/* The encoder refuses wrong sizes, and so does the decoder. */
+		assert_int_equal(round_trip(fixed[i].type, fixed[i].dir, zero, len + 1, &m),
+				 -EINVAL);
+		memset(buf, 0, sizeof(buf));
+		h->type = fixed[i].type;
+		h->length = (uint32_t)len + 1;
+		assert_int_equal(cmabuf_msg_decode(buf, sizeof(*h) + len + 1, 0, fixed[i].dir, &m),
+				 -EBADMSG);
+		if (len) {
+			h->length = (uint32_t)len - 1;
+			assert_int_equal(
+				cmabuf_msg_decode(buf, sizeof(*h) + len - 1, 0, fixed[i].dir, &m),
+				-EBADMSG);
+		}
+		/* And each travels one way only. */
+		h->length = (uint32_t)len;
+		assert_int_equal(cmabuf_msg_decode(buf, sizeof(*h) + len, 0,
+						   fixed[i].dir == CMABUF_TO_SERVER
+							   ? CMABUF_TO_CLIENT
+							   : CMABUF_TO_SERVER,
+						   &m),
+				 -EPROTO);
+	}
+}
+
+static void round_trip_metrics(void **state)
+{
+	static struct cmabuf_msg_metrics_reply r, bad;
+	struct cmabuf_msg m;
+
+	memset(&r, 0, sizeof(r));
+	r.used = 7u << 20;
+	r.allocations = 3;
+	r.failures[CMABUF_FAIL_QUOTA] = 2;
+	r.latency[4] = 3;
+	r.latency_count = 3;
+	r.nclasses = CMABUF_METRICS_MAX_CLASSES;
+	strcpy(r.classes[CMABUF_METRICS_MAX_CLASSES - 1].name, "default");
+	r.classes[CMABUF_METRICS_MAX_CLASSES - 1].bytes = 7u << 20;
+	r.nuids = CMABUF_METRICS_MAX_UIDS;
+	r.uids[CMABUF_METRICS_MAX_UIDS - 1] = (struct cmabuf_uid_usage){1000, 3, 7u << 20};
+	r.flags = CMABUF_METRICS_ALL_UIDS;
+	assert_true(sizeof(struct cmabuf_msg_header) + sizeof(r) <= CMABUF_MSG_MAX);
+	assert_int_equal(round_trip(CMABUF_MSG_METRICS_REPLY, CMABUF_TO_CLIENT, &r, sizeof(r), &m),
+			 0);
+	assert_memory_equal(&m.u.metrics_reply, &r, sizeof(r));
+
+	bad = r;
+	bad.nclasses = CMABUF_METRICS_MAX_CLASSES + 1;
+	assert_int_equal(
+		round_trip(CMABUF_MSG_METRICS_REPLY, CMABUF_TO_CLIENT, &bad, sizeof(bad), &m),
+		-EBADMSG);
+	bad = r;
+	bad.nuids = CMABUF_METRICS_MAX_UIDS + 1;
+	assert_int_equal(
+		round_trip(CMABUF_MSG_METRICS_REPLY, CMABUF_TO_CLIENT, &bad, sizeof(bad), &m),
+		-EBADMSG);
+	bad = r;
+	bad.flags = 2;
+	assert_int_equal(
+		round_trip(CMABUF_MSG_METRICS_REPLY, CMABUF_TO_CLIENT, &bad, sizeof(bad), &m),
+		-EBADMSG);
+	bad = r;
+	memset(bad.classes[0].name, 'x', CMABUF_CLASS_LEN);
+	assert_int_equal(
+		round_trip(CMABUF_MSG_METRICS_REPLY, CMABUF_TO_CLIENT, &bad, sizeof(bad), &m),
+		-EBADMSG);
+}
+
+static void round_trip_list_requests(void **state)
+{
+	struct cmabuf_msg_list_clients lc = {.start_conn = 7};
+	struct cmabuf_msg_list_extents le = {.start_offset = 1u << 20};
+	struct cmabuf_msg_list_refusals lr = {.before_serial = 9};
+	struct cmabuf_msg m;
+
+	assert_int_equal(round_trip(CMABUF_MSG_LIST_CLIENTS, CMABUF_TO_SERVER, &lc, sizeof(lc), &m),
+			 0);
+	assert_int_equal(m.u.list_clients.start_conn, 7);
+	lc.pad = 1;
+	assert_int_equal(round_trip(CMABUF_MSG_LIST_CLIENTS, CMABUF_TO_SERVER, &lc, sizeof(lc), &m),
+			 -EBADMSG);
+	assert_int_equal(round_trip(CMABUF_MSG_LIST_EXTENTS, CMABUF_TO_SERVER, &le, sizeof(le), &m),
+			 0);
+	assert_int_equal(m.u.list_extents.start_offset, 1u << 20);
+	assert_int_equal(
+		round_trip(CMABUF_MSG_LIST_REFUSALS, CMABUF_TO_SERVER, &lr, sizeof(lr), &m), 0);
+	assert_int_equal(m.u.list_refusals.before_serial, 9);
+}
+
+/*
+ * A list reply full to the brim round-trips; a count that disagrees with the
+ * length, a count one past the page, and a bad entry are refused.
+ */
+static void check_list_reply(uint16_t type, struct cmabuf_msg *src, size_t entry, unsigned max,
+			     void (*spoil)(struct cmabuf_msg *))
+{
+	struct cmabuf_msg_buffers_reply *h = (struct cmabuf_msg_buffers_reply *)&src->u;
+	unsigned char buf[CMABUF_MSG_MAX];
+	size_t len = sizeof(*h) + max * entry;
+	struct cmabuf_msg m;
+	long n;
+
+	h->count = max;
+	h->more = 1;
+	assert_true(sizeof(struct cmabuf_msg_header) + len <= CMABUF_MSG_MAX);
+	assert_true(sizeof(struct cmabuf_msg_header) + len + entry > CMABUF_MSG_MAX);
+	assert_int_equal(round_trip(type, CMABUF_TO_CLIENT, &src->u, len, &m), 0);
+	assert_memory_equal(&m.u, &src->u, len);
+
+	n = cmabuf_msg_encode(buf, sizeof(buf), type, 1, &src->u, len, 0);
+	((struct cmabuf_msg_buffers_reply *)(buf + sizeof(struct cmabuf_msg_header)))->count =
+		max - 1;
+	assert_int_equal(cmabuf_msg_decode(buf, (size_t)n, 0, CMABUF_TO_CLIENT, &m), -EBADMSG);
+	((struct cmabuf_msg_buffers_reply *)(buf + sizeof(struct cmabuf_msg_header)))->count =
+		max + 1;
+	assert_int_equal(cmabuf_msg_decode(buf, (size_t)n, 0, CMABUF_TO_CLIENT, &m), -EBADMSG);
+	((struct cmabuf_msg_buffers_reply *)(buf + sizeof(struct cmabuf_msg_header)))->count =
+		0xffffffffu;
+	assert_int_equal(cmabuf_msg_decode(buf, (size_t)n, 0, CMABUF_TO_CLIENT, &m), -EBADMSG);
+	/* A length that is not header + whole entries. */
+	assert_int_equal(round_trip(type, CMABUF_TO_CLIENT, &src->u, len - 1, &m), -EINVAL);
+
+	h->more = 2;
+	assert_int_equal(round_trip(type, CMABUF_TO_CLIENT, &src->u, len, &m), -EBADMSG);
+	h->more = 0;
+	spoil(src);
+	assert_int_equal(round_trip(type, CMABUF_TO_CLIENT, &src->u, len, &m), -EBADMSG);
+}
+
+static void spoil_client(struct cmabuf_msg *m)
+{
+	m->u.clients_reply.entries[3].flags = 1u << 7;
+}
+
+static void spoil_extent(struct cmabuf_msg *m)
+{
+	m->u.extents_reply.entries[5].size = 0;
+}
+
+static void spoil_refusal(struct cmabuf_msg *m)
+{
+	memset(m->u.refusals_reply.entries[2].reason, 'x', CMABUF_REASON_LEN);
+}
+
+static void round_trip_observability_lists(void **state)
+{
+	static struct cmabuf_msg src;
+	unsigned i;
+
+	memset(&src, 0, sizeof(src));
+	for (i = 0; i < CMABUF_LIST_MAX_CLIENTS; i++) {
+		src.u.clients_reply.entries[i].conn = i + 3;
+		src.u.clients_reply.entries[i].flags = CMABUF_CLIENT_WAITING;
+		strcpy(src.u.clients_reply.entries[i].class_name, "camera");
+	}
+	check_list_reply(CMABUF_MSG_LIST_CLIENTS_REPLY, &src, sizeof(struct cmabuf_client_entry),
+			 CMABUF_LIST_MAX_CLIENTS, spoil_client);
+
+	memset(&src, 0, sizeof(src));
+	for (i = 0; i < CMABUF_LIST_MAX_EXTENTS; i++)
+		src.u.extents_reply.entries[i] = (struct cmabuf_extent_entry){i * 8192u, 4096};
+	check_list_reply(CMABUF_MSG_LIST_EXTENTS_REPLY, &src, sizeof(struct cmabuf_extent_entry),
+			 CMABUF_LIST_MAX_EXTENTS, spoil_extent);
+	/* An extent that wraps around is refused too. */
+	src.u.extents_reply.head.count = 1;
+	src.u.extents_reply.entries[0] = (struct cmabuf_extent_entry){UINT64_MAX - 4095, 8192};
+	assert_int_equal(round_trip(CMABUF_MSG_LIST_EXTENTS_REPLY, CMABUF_TO_CLIENT, &src.u,
+				    8 + sizeof(struct cmabuf_extent_entry), &src),
+			 -EBADMSG);
+
+	memset(&src, 0, sizeof(src));
+	for (i = 0; i < CMABUF_LIST_MAX_REFUSALS; i++) {
+		src.u.refusals_reply.entries[i].serial = 100 - i;
+		src.u.refusals_reply.entries[i].error = -ENOMEM;
+		strcpy(src.u.refusals_reply.entries[i].reason, "out of contiguous memory");
+	}
+	check_list_reply(CMABUF_MSG_LIST_REFUSALS_REPLY, &src, sizeof(struct cmabuf_refusal_entry),
+			 CMABUF_LIST_MAX_REFUSALS, spoil_refusal);
+	memset(src.u.refusals_reply.entries[2].reason, 0, CMABUF_REASON_LEN);
+	src.u.refusals_reply.entries[0].error = 0; /* a refusal always carries an errno */
+	assert_int_equal(
+		round_trip(CMABUF_MSG_LIST_REFUSALS_REPLY, CMABUF_TO_CLIENT, &src.u,
+			   8 + CMABUF_LIST_MAX_REFUSALS * sizeof(struct cmabuf_refusal_entry),
+			   &src),
+		-EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -192,6 +419,10 @@ int main(void)
 		cmocka_unit_test(rejects_wrong_fd_counts),
 		cmocka_unit_test(rejects_unterminated_strings),
 		cmocka_unit_test(copy_name_truncates),
+		cmocka_unit_test(observability_fixed_sizes),
+		cmocka_unit_test(round_trip_metrics),
+		cmocka_unit_test(round_trip_list_requests),
+		cmocka_unit_test(round_trip_observability_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
