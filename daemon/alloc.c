@@ -84,6 +84,8 @@ static int check_alloc_request(struct client *c, const struct cmabuf_msg_alloc *
 	if (a->flags & ~known)
 		return because(-EINVAL, why, cap, "unknown allocation flags 0x%x",
 			       a->flags & ~known);
+	if (cmabuf_name_problem(a->name))
+		return because(-EINVAL, why, cap, "buffer name %s", cmabuf_name_problem(a->name));
 	if (c->nbuffers >= c->d->opt->max_buffers_per_client)
 		return because(-EDQUOT, why, cap,
 			       "this client already holds %u buffers, the per-client limit "
@@ -152,8 +154,9 @@ static int place(struct daemon *d, const struct cmabuf_msg_alloc *a, uint64_t *o
 {
 	int ret = allocator_alloc(d->alloc, a->size, a->align, offset);
 
-	if (ret == -ENOMEM && zeroing_pending(d->zeroing)) {
-		zeroing_wait_all(d->zeroing);
+	/* Range by range: the request may fit long before everything queued is zero. */
+	while (ret == -ENOMEM && zeroing_pending(d->zeroing)) {
+		zeroing_wait_some(d->zeroing);
 		ret = allocator_alloc(d->alloc, a->size, a->align, offset);
 	}
 	return ret;

@@ -57,7 +57,7 @@ static int collect(struct daemon *d, struct segments *s)
 		if (!b->purged)
 			ret = add_segment(s, b->offset, b->size, b);
 	}
-	if (ret == 0)
+	if (ret == 0 && s->n) /* nothing free or placed (all zeroing): v is NULL */
 		qsort(s->v, s->n, sizeof(*s->v), by_start);
 	return ret;
 }

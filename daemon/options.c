@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -41,6 +42,10 @@ static void usage(FILE *f)
 		"  -r, --region-size=SIZE    Size of the memfd backend's region, with optional\n"
 		"                            K/M/G suffix (default 256M).\n"
 		"      --max-clients=N       Connections served at once (default 1024).\n"
+		"      --max-clients-per-uid=N\n"
+		"                            Connections one uid may hold at once (default\n"
+		"                            128); more are refused with a reason, so one\n"
+		"                            user cannot lock others out.\n"
 		"      --max-buffers=N       Live buffers per client (default 4096).\n"
 		"      --reclaim-deadline=MS How long holders of reclaimable buffers have to\n"
 		"                            give them back when a higher-priority request\n"
@@ -75,10 +80,12 @@ int parse_size(const char *s, uint64_t *out)
 	unsigned long long v;
 	unsigned shift = 0;
 
-	if (!s || !*s || *s == '-')
+	/* A digit first: strtoull() would skip spaces and negate "-1" or " -1" into a huge size. */
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 0);
+	/* Decimal or 0x hex, as documented; base 0 would read "010" as octal 8. */
+	v = strtoull(s, &end, s[0] == '0' && (s[1] == 'x' || s[1] == 'X') ? 16 : 10);
 	if (errno || end == s)
 		return -EINVAL;
 	switch (*end) {
@@ -156,6 +163,7 @@ static void defaults(struct options *opt)
 	opt->backend = BACKEND_AUTO;
 	opt->region_size = DEFAULT_REGION_SIZE;
 	opt->max_clients = 1024;
+	opt->max_clients_per_uid = 128;
 	opt->max_buffers_per_client = 4096;
 	opt->reclaim_deadline_ms = 2000;
 	opt->metrics_interval_s = 15;
@@ -170,6 +178,7 @@ static int bad(const char *what, const char *value, const char *hint)
 enum {
 	OPT_SOCKET_MODE = 256,
 	OPT_MAX_CLIENTS,
+	OPT_MAX_CLIENTS_PER_UID,
 	OPT_MAX_BUFFERS,
 	OPT_RECLAIM_DEADLINE,
 	OPT_METRICS_FILE,
@@ -183,6 +192,7 @@ static const struct option long_opts[] = {
 	{"backend", required_argument, NULL, 'b'},
 	{"region-size", required_argument, NULL, 'r'},
 	{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+	{"max-clients-per-uid", required_argument, NULL, OPT_MAX_CLIENTS_PER_UID},
 	{"max-buffers", required_argument, NULL, OPT_MAX_BUFFERS},
 	{"reclaim-deadline", required_argument, NULL, OPT_RECLAIM_DEADLINE},
 	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
@@ -214,6 +224,10 @@ static int apply(int c, const char *arg, struct options *opt)
 	case OPT_MAX_CLIENTS:
 		return parse_uint(arg, 1, 65536, &opt->max_clients)
 			       ? bad("--max-clients", arg, "1..65536")
+			       : 0;
+	case OPT_MAX_CLIENTS_PER_UID:
+		return parse_uint(arg, 1, 65536, &opt->max_clients_per_uid)
+			       ? bad("--max-clients-per-uid", arg, "1..65536")
 			       : 0;
 	case OPT_MAX_BUFFERS:
 		return parse_uint(arg, 1, 1u << 20, &opt->max_buffers_per_client)

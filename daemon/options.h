@@ -17,6 +17,7 @@ struct options {
 	enum backend_choice backend;
 	uint64_t region_size; /* memfd backend */
 	unsigned max_clients;
+	unsigned max_clients_per_uid;
 	unsigned max_buffers_per_client;
 	unsigned reclaim_deadline_ms;
 	const char *metrics_file;    /* NULL: none */

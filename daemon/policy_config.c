@@ -5,8 +5,8 @@
  * inih parses the "key = value" lines. It is fed through our own line reader, which
  *  - counts lines, so that every message can say FILE:LINE (this inih's handler gets no line
  *    number),
- *  - strips leading whitespace, so that an indented key is a key and never an inih
- *    "continuation line" of the previous value,
+ *  - strips leading whitespace (all that inih's isspace() would), so that an indented key is
+ *    a key and never an inih "continuation line" of the previous value,
  *  - sees the [section] headers, so that empty sections still declare their pool or class and
  *    a section that appears twice is an error rather than a silent merge.
  * Cross-references (a class's pool, pool minimums against the region) are checked once the
@@ -729,11 +729,21 @@ static char *reader(char *str, int num, void *stream)
 		return NULL;
 	}
 	st->lineno++;
+	/*
+	 * Skip all that inih skips (any isspace(), a byte-order mark on the first line), so that
+	 * what is classified here is what inih sees: after a \v or \f an indented key would
+	 * otherwise be an inih continuation of the previous value, and a header a section
+	 * change only inih knows about.
+	 */
 	p = st->line;
-	if (st->lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
-		p += 3;
-	while (*p == ' ' || *p == '\t')
-		p++;
+	for (;;) {
+		if (isspace((unsigned char)*p))
+			p++;
+		else if (st->lineno == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
+			p += 3;
+		else
+			break;
+	}
 	if (*p == ';' || *p == '#') { /* a comment, however long: nothing for inih to do */
 		str[0] = '\0';
 		return str;

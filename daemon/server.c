@@ -10,6 +10,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "admission.h"
 #include "client.h"
 #include "daemon.h"
 #include "log.h"
@@ -107,11 +108,8 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			log_warn("accept: %s", strerror(errno));
 		return;
 	}
-	if (d->nclients >= d->opt->max_clients) {
-		log_warn("refusing a connection: %u clients already (--max-clients)", d->nclients);
-		close(fd);
+	if (!admission_accept(d, fd))
 		return;
-	}
 	if (client_create(d, fd) < 0)
 		log_warn("could not set up a new client");
 }

@@ -29,7 +29,7 @@ struct zeroing {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t wake;	/* work queued, or stopping */
-	pthread_cond_t drained; /* todo and busy both empty */
+	pthread_cond_t drained; /* a range finished (todo and busy may both be empty) */
 	struct range_list todo, finished;
 	bool busy, stopping;
 	uint64_t pending; /* bytes not yet reported zero; the loop's thread only */
@@ -81,8 +81,8 @@ static void *worker(void *arg)
 		if (write(z->efd, &one, sizeof(one)) < 0) {
 			/* the counter cannot overflow in practice; the loop also drains on wait */
 		}
-		if (!z->todo.head)
-			pthread_cond_broadcast(&z->drained);
+		/* Every range, not only the last: zeroing_wait_some waits for one. */
+		pthread_cond_broadcast(&z->drained);
 	}
 	pthread_mutex_unlock(&z->lock);
 	return NULL;
@@ -194,6 +194,16 @@ void zeroing_wait_all(struct zeroing *z)
 		pthread_cond_wait(&z->drained, &z->lock);
 	pthread_mutex_unlock(&z->lock);
 	report_finished(z);
+}
+
+uint64_t zeroing_wait_some(struct zeroing *z)
+{
+	pthread_mutex_lock(&z->lock);
+	while (!z->finished.head && (z->todo.head || z->busy))
+		pthread_cond_wait(&z->drained, &z->lock);
+	pthread_mutex_unlock(&z->lock);
+	report_finished(z);
+	return z->pending;
 }
 
 uint64_t zeroing_pending(const struct zeroing *z)

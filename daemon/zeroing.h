@@ -26,6 +26,13 @@ void zeroing_free(struct zeroing *z); /* NULL-tolerant; waits for the range in p
 int zeroing_submit(struct zeroing *z, uint64_t offset, uint64_t size);
 /* Blocks until everything queued is zero and reported through done. */
 void zeroing_wait_all(struct zeroing *z);
+/*
+ * Blocks until at least one more range is zero and reported through done
+ * (returns at once if one already is, or if nothing is queued), so that a
+ * request can retry as soon as enough memory is back instead of waiting for
+ * everything queued. Returns the bytes still pending.
+ */
+uint64_t zeroing_wait_some(struct zeroing *z);
 /* Bytes queued or being cleared. */
 uint64_t zeroing_pending(const struct zeroing *z);
 

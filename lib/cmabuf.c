@@ -144,6 +144,10 @@ EXPORT int cmabuf_alloc(struct cmabuf *cb, const struct cmabuf_alloc_desc *desc,
 
 	if (!cb || !desc || !out)
 		return -EINVAL;
+	if (cmabuf_name_problem(desc->name)) {
+		cmabuf_set_error(cb, "buffer name %s", cmabuf_name_problem(desc->name));
+		return -EINVAL;
+	}
 	buf = calloc(1, sizeof(*buf));
 	if (!buf)
 		return -ENOMEM;

@@ -235,7 +235,7 @@ const char *cmabuf_msg_type_name(unsigned type)
 /* Whether a payload of len bytes has the shape the rule allows. */
 static int payload_len_ok(const struct msg_rule *r, const void *payload, size_t len)
 {
-	const struct cmabuf_msg_buffers_reply *head = payload;
+	uint32_t count;
 
 	if (r->grows)
 		return len >= r->fixed;
@@ -246,10 +246,14 @@ static int payload_len_ok(const struct msg_rule *r, const void *payload, size_t 
 	/*
 	 * The fixed part says how many entries follow; the length must agree. The
 	 * count is bounded by what one datagram holds before it is multiplied.
+	 * Copied out: the encoder's payload is any caller's bytes, not necessarily
+	 * aligned for the struct (a misaligned load is undefined, and traps on
+	 * some ARM cores).
 	 */
-	return head->count <=
-		       (CMABUF_MSG_MAX - sizeof(struct cmabuf_msg_header) - r->fixed) / r->entry &&
-	       len == r->fixed + head->count * r->entry;
+	memcpy(&count, (const char *)payload + offsetof(struct cmabuf_msg_buffers_reply, count),
+	       sizeof(count));
+	return count <= (CMABUF_MSG_MAX - sizeof(struct cmabuf_msg_header) - r->fixed) / r->entry &&
+	       len == r->fixed + count * r->entry;
 }
 
 int cmabuf_msg_decode(const void *buf, size_t len, unsigned nfds, enum cmabuf_msg_dir dir,
@@ -305,6 +309,51 @@ long cmabuf_msg_encode(void *buf, size_t cap, uint16_t type, uint32_t seq, const
 	if (payload_len)
 		memcpy((char *)buf + sizeof(hdr), payload, payload_len);
 	return (long)total;
+}
+
+/* Length of the valid UTF-8 sequence at s (1..4), or 0: no overlongs, surrogates or > U+10FFFF. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+	unsigned cp, n, i;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+const char *cmabuf_name_problem(const char *name)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	size_t n;
+
+	if (!name)
+		return NULL;
+	if (strnlen(name, CMABUF_NAME_LEN) == CMABUF_NAME_LEN)
+		return "is longer than 63 bytes";
+	for (; *s; s += n) {
+		if (*s < 0x20 || *s == 0x7f)
+			return "contains a control character";
+		n = utf8_sequence(s);
+		if (!n)
+			return "is not valid UTF-8";
+	}
+	return NULL;
 }
 
 void cmabuf_copy_name(char *dst, size_t cap, const char *src)

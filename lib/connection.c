@@ -70,6 +70,15 @@ static int recv_msg(struct cmabuf_conn *c, struct cmabuf_msg *msg, int *fd_out)
 	do
 		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
+	/*
+	 * A daemon that closes with our request unread makes the kernel report
+	 * ECONNRESET before the datagrams it sent last (a refusal's reason).
+	 */
+	if (n < 0 && errno == ECONNRESET) {
+		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+		if (n < 0)
+			errno = ECONNRESET;
+	}
 	if (n < 0)
 		return fail(c, -errno, "receive from cmabufd: %s", strerror(errno));
 	if (n == 0)
@@ -128,6 +137,18 @@ int cmabuf_conn_poll_events(struct cmabuf_conn *c)
 	}
 }
 
+/* A daemon that refused us at once has closed already; its reason may still be queued. */
+static int last_word(struct cmabuf_conn *c, struct cmabuf_msg *m, int err)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN};
+	char why[sizeof(c->last_error)];
+
+	memcpy(why, c->last_error, sizeof(why));
+	if (poll(&p, 1, 0) == 1 && recv_msg(c, m, NULL) == 0 && m->hdr.type == CMABUF_MSG_ERROR)
+		return fail(c, m->u.error.error, "%s", m->u.error.reason);
+	return fail(c, err, "%s", why);
+}
+
 int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len,
 			struct cmabuf_msg *reply, int *fd_out)
 {
@@ -137,6 +158,8 @@ int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payloa
 	if (c->fd < 0)
 		return fail(c, -ENOTCONN, "not connected to cmabufd");
 	ret = send_msg(c, type, payload, len, seq);
+	if (ret == -EPIPE || ret == -ECONNRESET)
+		return last_word(c, reply, ret);
 	if (ret < 0)
 		return ret;
 	for (;;) {

@@ -379,4 +379,11 @@ const char *cmabuf_msg_type_name(unsigned type);
 /* Copies a C string into a fixed field, truncating and always NUL-terminating. */
 void cmabuf_copy_name(char *dst, size_t cap, const char *src);
 
+/*
+ * What is wrong with a buffer name, or NULL if nothing: names reach the
+ * journal, JSON output and /proc/PID/fdinfo, so they must be UTF-8 without
+ * control characters, and fit CMABUF_NAME_LEN with their NUL.
+ */
+const char *cmabuf_name_problem(const char *name);
+
 #endif

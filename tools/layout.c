@@ -147,7 +147,8 @@ int layout_read(struct ctl *ctl, struct layout *l)
 	if (ret == 0)
 		ret = read_extents(ctl, l, &cap);
 	if (ret == 0) {
-		qsort(l->v, l->n, sizeof(*l->v), by_offset);
+		if (l->n) /* nothing read: v is NULL, which qsort() must not get */
+			qsort(l->v, l->n, sizeof(*l->v), by_offset);
 		ret = fill_gaps(l, &cap);
 	}
 	if (ret == 0)

@@ -11,13 +11,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cmabuf.h"
+#include "connection.h"
 #include "harness.h"
 
 static int setup(void **state)
@@ -246,6 +250,119 @@ static void client_that_never_reads_is_disconnected(void **state)
 	assert_int_equal(test_daemon_fd_count(td), before);
 }
 
+/* Names reach logs, JSON and fdinfo: the daemon itself refuses what the library would. */
+static void bad_names_are_refused_with_reason(void **state)
+{
+	const struct test_daemon *td = *state;
+	static const char *const bad[] = {"\xff\xfe", "cam\nfake log line", "\xed\xa0\x80"};
+	static const char *const why[] = {"not valid UTF-8", "control character",
+					  "not valid UTF-8"};
+	struct cmabuf_alloc_desc d = {.size = 4096};
+	struct cmabuf_msg_alloc a = {.size = 4096};
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+	char long_name[100];
+	struct cmabuf *cb;
+	struct cmabuf_buffer *b;
+
+	assert_int_equal(cmabuf_conn_open(&c, td->socket), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		strcpy(a.name, bad[i]);
+		assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_ALLOC, &a, sizeof(a), &r, NULL),
+				 -EINVAL);
+		assert_non_null(strstr(c.last_error, why[i]));
+	}
+	cmabuf_conn_close(&c);
+	/* The library says so before asking, and does not truncate behind the caller's back. */
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	d.name = long_name;
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	assert_int_equal(cmabuf_alloc(cb, &d, &b), -EINVAL);
+	assert_non_null(strstr(cmabuf_last_error(cb), "longer than 63 bytes"));
+	cmabuf_disconnect(cb);
+	good_client_still_served(td);
+}
+
+/* A test's own daemon, started with its options; stopped even when an assertion fails. */
+static struct test_daemon own;
+
+static int stop_own(void **state)
+{
+	test_daemon_stop(&own);
+	return 0;
+}
+
+/* Allocates one page as uid/gid nobody; the exit status says how far it got. */
+static int as_nobody(const char *socket)
+{
+	struct cmabuf_alloc_desc d = {.size = 4096, .name = "nobody"};
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+
+	if (setgroups(0, NULL) < 0 || setgid(65534) < 0 || setuid(65534) < 0)
+		return 2;
+	if (cmabuf_connect(socket, &cb) < 0)
+		return 3;
+	return cmabuf_alloc(cb, &d, &b) == 0 ? 0 : 4;
+}
+
+/* Hundreds of connections from one uid: the limit answers with a reason, others get in. */
+static void connections_per_uid_are_limited(void **state)
+{
+	const char *const extra[] = {"--max-clients-per-uid=16", "--socket-mode=0666", NULL};
+	struct cmabuf *cb[300];
+	unsigned ok = 0, refused = 0, i;
+	int before, status;
+	pid_t p;
+
+	assert_int_equal(test_daemon_start(&own, 16u << 20, extra), 0);
+	assert_int_equal(chmod(own.dir, 0755), 0);
+	before = test_daemon_fd_count(&own);
+	for (i = 0; i < 300; i++) {
+		int ret = cmabuf_connect(own.socket, &cb[i]);
+
+		if (ret == 0) {
+			ok++;
+			continue;
+		}
+		cb[i] = NULL;
+		assert_int_equal(ret, -EUSERS);
+		refused++;
+	}
+	assert_int_equal(ok, 16);
+	assert_int_equal(refused, 284);
+	p = fork();
+	assert_true(p >= 0);
+	if (p == 0)
+		_exit(as_nobody(own.socket));
+	assert_int_equal(waitpid(p, &status, 0), p);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	for (i = 0; i < 300; i++)
+		if (cb[i])
+			cmabuf_disconnect(cb[i]);
+	assert_int_equal(test_daemon_wait_buffers(&own, 0), 0);
+	assert_int_equal(test_daemon_fd_count(&own), before);
+	assert_int_equal(test_daemon_stop(&own), 0);
+}
+
+/* The refusal reaches the library's caller as words, not a bare errno. */
+static void refusal_reason_reaches_the_caller(void **state)
+{
+	const char *const extra[] = {"--max-clients-per-uid=1", NULL};
+	struct cmabuf *a, *b;
+	struct cmabuf_conn c;
+
+	assert_int_equal(test_daemon_start(&own, 16u << 20, extra), 0);
+	assert_int_equal(cmabuf_connect(own.socket, &a), 0);
+	assert_int_equal(cmabuf_conn_open(&c, own.socket), -EUSERS);
+	assert_non_null(strstr(c.last_error, "--max-clients-per-uid"));
+	assert_int_equal(cmabuf_connect(own.socket, &b), -EUSERS);
+	cmabuf_disconnect(a);
+	assert_int_equal(test_daemon_stop(&own), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +375,9 @@ int main(void)
 		T(unexpected_descriptors_are_closed_not_kept),
 		T(truncated_header_and_lies_about_length),
 		T(client_that_never_reads_is_disconnected),
+		T(bad_names_are_refused_with_reason),
+		cmocka_unit_test_teardown(connections_per_uid_are_limited, stop_own),
+		cmocka_unit_test_teardown(refusal_reason_reaches_the_caller, stop_own),
 #undef T
 	};
 

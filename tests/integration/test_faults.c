@@ -289,7 +289,7 @@ static unsigned reap_clients(void)
 static void random_work_with_random_deaths(void **state)
 {
 	unsigned ops = env_or("CMABUF_FAULT_OPS", 1000), i, killed = 0, done, victims;
-	const char *const extra[] = {"--max-clients=4096", NULL};
+	const char *const extra[] = {"--max-clients=4096", "--max-clients-per-uid=4096", NULL};
 	struct cmabuf_msg_status_reply st;
 	int doomed;
 

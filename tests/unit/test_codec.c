@@ -193,6 +193,37 @@ static int round_trip(uint16_t type, enum cmabuf_msg_dir dir, const void *payloa
 }
 
 /* Every fixed-size observability message: one byte short or long is malformed. */
+static void names_must_be_short_printable_utf8(void **state)
+{
+	char longest[CMABUF_NAME_LEN], too_long[CMABUF_NAME_LEN + 1];
+	static const char *const good[] = {"",	     "camera0 NV12 1920x1080", "κάμερα",
+					   "日本語", "\xf0\x9f\x8e\xa5 4K",    "\xef\xbf\xbd"};
+	static const char *const bad[] = {"\xff",
+					  "\xc0\xaf" /* overlong '/' */,
+					  "\xe0\x80\xaf",
+					  "\xed\xa0\x80" /* surrogate */,
+					  "\xf4\x90\x80\x80" /* > U+10FFFF */,
+					  "\xce",
+					  "abc\xce\x20",
+					  "a\nb",
+					  "\x1b[31m",
+					  "\x7f"};
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		assert_null(cmabuf_name_problem(good[i]));
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_non_null(cmabuf_name_problem(bad[i]));
+	assert_string_equal(cmabuf_name_problem("a\tb"), "contains a control character");
+	assert_string_equal(cmabuf_name_problem("\xc3"), "is not valid UTF-8");
+	memset(longest, 'x', sizeof(longest) - 1);
+	longest[sizeof(longest) - 1] = '\0';
+	assert_null(cmabuf_name_problem(longest));
+	memset(too_long, 'x', sizeof(too_long) - 1);
+	too_long[sizeof(too_long) - 1] = '\0';
+	assert_string_equal(cmabuf_name_problem(too_long), "is longer than 63 bytes");
+	assert_null(cmabuf_name_problem(NULL)); /* no name is a fine name */
+}
+
 static void observability_fixed_sizes(void **state)
 {
 	static const struct {
@@ -419,6 +450,7 @@ int main(void)
 		cmocka_unit_test(rejects_wrong_fd_counts),
 		cmocka_unit_test(rejects_unterminated_strings),
 		cmocka_unit_test(copy_name_truncates),
+		cmocka_unit_test(names_must_be_short_printable_utf8),
 		cmocka_unit_test(observability_fixed_sizes),
 		cmocka_unit_test(round_trip_metrics),
 		cmocka_unit_test(round_trip_list_requests),

@@ -284,6 +284,8 @@ static void test_sizes(void **state)
 		{"4096", 4096},	     {"64k", 64 * KiB},	 {"64K", 64 * KiB}, {"64M", 64 * MiB},
 		{"64MiB", 64 * MiB}, {"64MB", 64 * MiB}, {"1G", GiB},	    {"2Gi", 2 * GiB},
 		{"0x100000", MiB},   {"0", 0},
+		/* Decimal, as docs/config.md says: a leading zero is not octal. */
+		{"010", 10},	     {"064M", 64 * MiB}, {"08", 8},
 	};
 	char text[128];
 	struct config c;
@@ -447,6 +449,8 @@ static void test_error_bad_values(void **state)
 	FAILS_AT("[pool a]\nmin = 64X\n", 0, 2, "'min = 64X'", "expected a size", "64M");
 	FAILS_AT("[pool a]\nmin = unlimited\n", 0, 2, "'min = unlimited'", "expected a size");
 	FAILS_AT("[pool a]\nmax = -1\n", 0, 2, "expected a size", "unlimited");
+	FAILS_AT("[pool a]\nmax = +1\n", 0, 2, "expected a size", "unlimited");
+	FAILS_AT("[pool a]\nmin = 0x\n", 0, 2, "expected a size");
 	FAILS_AT("[pool a]\nmin = 64M # camera\n", 0, 2, "expected a size");
 	FAILS_AT("[class a]\nuid = 1\nmax-bytes = lots\n", 0, 3, "expected a size");
 	FAILS_AT("[class a]\nuid = 1\nmax-buffers = -1\n", 0, 3, "expected a whole number");
@@ -568,6 +572,31 @@ static void test_error_long_line(void **state)
 	FAILS_AT(text, 0, 4, "line is too long");
 }
 
+/*
+ * Indentation is whatever inih skips (isspace(), and a byte-order mark on line 1): a line
+ * indented with \v or \f was once an inih continuation of the previous value (an extra uid!)
+ * and a header indented so changed the section behind the parser's back. Found by fuzz_config.
+ */
+static void test_indentation(void **state)
+{
+	struct config c;
+
+	(void)state;
+	FAILS_AT("[class a]\nuid = 1\n\v2\n", 0, 3, "expected 'key = value'");
+	assert_int_equal(load("[class a]\nuid = 1\n[class b]\nuid = 2\n\f\r\v [class c]\n"
+			      "\v\tmax-bytes = 1M\n\vuid = 3\n",
+			      0, &c),
+			 0);
+	assert_int_equal(c.nclasses, 3);
+	assert_int_equal(c.classes[1].nuids, 1);
+	assert_int_equal(c.classes[1].max_bytes, 0);
+	assert_string_equal(c.classes[2].name, "c");
+	assert_int_equal(c.classes[2].max_bytes, MiB);
+	assert_int_equal(c.classes[2].uids[0], 3);
+	assert_int_equal(load(" \xEF\xBB\xBF\xEF\xBB\xBF [class a]\nuid = 1\n", 0, &c), 0);
+	assert_string_equal(c.classes[0].name, "a");
+}
+
 static void test_error_first_one_wins(void **state)
 {
 	(void)state;
@@ -685,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_error_contradictions),
 		cmocka_unit_test(test_error_too_many),
 		cmocka_unit_test(test_error_long_line),
+		cmocka_unit_test(test_indentation),
 		cmocka_unit_test(test_error_first_one_wins),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_match_default_deny),
