@@ -42,6 +42,10 @@ static void usage(FILE *f)
 		"  -r, --region-size=SIZE    Size of the memfd backend's region, with optional\n"
 		"                            K/M/G suffix (default 256M).\n"
 		"      --max-clients=N       Connections served at once (default 1024).\n"
+		"      --user=NAME           Once the socket is bound and the region open,\n"
+		"                            switch to this user and its groups for good\n"
+		"                            (start as root). The systemd unit runs as user\n"
+		"                            cmabuf from the start instead.\n"
 		"      --max-clients-per-uid=N\n"
 		"                            Connections one uid may hold at once (default\n"
 		"                            128); more are refused with a reason, so one\n"
@@ -179,6 +183,7 @@ enum {
 	OPT_SOCKET_MODE = 256,
 	OPT_MAX_CLIENTS,
 	OPT_MAX_CLIENTS_PER_UID,
+	OPT_USER,
 	OPT_MAX_BUFFERS,
 	OPT_RECLAIM_DEADLINE,
 	OPT_METRICS_FILE,
@@ -193,6 +198,7 @@ static const struct option long_opts[] = {
 	{"region-size", required_argument, NULL, 'r'},
 	{"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
 	{"max-clients-per-uid", required_argument, NULL, OPT_MAX_CLIENTS_PER_UID},
+	{"user", required_argument, NULL, OPT_USER},
 	{"max-buffers", required_argument, NULL, OPT_MAX_BUFFERS},
 	{"reclaim-deadline", required_argument, NULL, OPT_RECLAIM_DEADLINE},
 	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
@@ -225,6 +231,11 @@ static int apply(int c, const char *arg, struct options *opt)
 		return parse_uint(arg, 1, 65536, &opt->max_clients)
 			       ? bad("--max-clients", arg, "1..65536")
 			       : 0;
+	case OPT_USER:
+		if (!*arg)
+			return bad("--user", arg, "a user name, e.g. cmabuf");
+		opt->user = arg;
+		return 0;
 	case OPT_MAX_CLIENTS_PER_UID:
 		return parse_uint(arg, 1, 65536, &opt->max_clients_per_uid)
 			       ? bad("--max-clients-per-uid", arg, "1..65536")

@@ -18,6 +18,7 @@ struct options {
 	uint64_t region_size; /* memfd backend */
 	unsigned max_clients;
 	unsigned max_clients_per_uid;
+	const char *user; /* --user: switch to it once set up, or NULL */
 	unsigned max_buffers_per_client;
 	unsigned reclaim_deadline_ms;
 	const char *metrics_file;    /* NULL: none */

@@ -21,6 +21,7 @@
 #include "metrics_file.h"
 #include "notify.h"
 #include "policy.h"
+#include "privileges.h"
 #include "server.h"
 #include "startup.h"
 #include "uio_locate.h"
@@ -232,8 +233,10 @@ static int finish_setup(struct daemon *d, const char *why)
 		ret = zero_free_space(d);
 	if (ret == 0)
 		ret = server_start(d);
-	if (ret == 0)
+	if (ret == 0) /* first: the first log line names the backend */
 		announce(d, why);
+	if (ret == 0) /* before the loop serves anyone */
+		ret = privileges_drop(d->opt);
 	if (ret == 0)
 		ret = notify_start(d);
 	if (ret == 0)

@@ -203,6 +203,17 @@ static int say_hello(struct cmabuf_conn *c)
 	return 0;
 }
 
+/* What a person can do about a failed connect(). */
+static const char *connect_hint(int err)
+{
+	if (err == EACCES || err == EPERM)
+		return "only the socket's owner and group may allocate (ls -l the socket; an "
+		       "administrator can add you to its group)";
+	if (err == ENOENT || err == ECONNREFUSED)
+		return "is cmabufd running? systemctl status cmabufd";
+	return "is cmabufd running?";
+}
+
 int cmabuf_conn_open(struct cmabuf_conn *c, const char *path)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -219,8 +230,8 @@ int cmabuf_conn_open(struct cmabuf_conn *c, const char *path)
 	if (c->fd < 0)
 		return fail(c, -errno, "socket: %s", strerror(errno));
 	if (connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		ret = fail(c, -errno, "cannot connect to cmabufd at %s: %s (is cmabufd running?)",
-			   path, strerror(errno));
+		ret = fail(c, -errno, "cannot connect to cmabufd at %s: %s (%s)", path,
+			   strerror(errno), connect_hint(errno));
 		cmabuf_conn_close(c);
 		return ret;
 	}

@@ -1,21 +1,26 @@
 /* SPDX-License-Identifier: MIT */
 /* Real client processes against a private cmabufd: the contract in DESIGN.md, end to end. */
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cmabuf.h"
+#include "connection.h"
 #include "harness.h"
 
 /* The memfd region asked for; with uio the stub's region decides (td->region_size). */
@@ -300,6 +305,80 @@ static void invalid_requests_say_why(void **state)
 	cmabuf_disconnect(cb);
 }
 
+/* Reads "Field:\tvalue..." from /proc/PID/status. */
+static long proc_status_field(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, strlen(field)) == 0 && line[strlen(field)] == ':')
+			v = strtol(line + strlen(field) + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* --user gives up root once set up, for good; the daemon serves on as before. */
+static void daemon_drops_to_its_user(void **state)
+{
+	const char *const extra[] = {"--user=nobody", NULL};
+	struct cmabuf_buffer *b;
+	struct test_daemon own;
+	struct cmabuf *cb;
+
+	assert_int_equal(test_daemon_start(&own, 16u << 20, extra), 0);
+	assert_int_equal(proc_status_field(own.pid, "Uid"), 65534);
+	assert_int_equal(proc_status_field(own.pid, "NoNewPrivs"), 1);
+	assert_int_equal(proc_status_field(own.pid, "CapEff"), 0);
+	cb = connect_or_fail(&own);
+	b = alloc_named(cb, 1u << 20, 0, "after the drop");
+	pattern_fill(cmabuf_map(b), 1u << 20, 7);
+	assert_int_equal(pattern_check(cmabuf_map(b), 1u << 20, 7), 0);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+	assert_int_equal(test_daemon_stop(&own), 0);
+}
+
+/* A descriptor must not leak into programs the client runs. */
+static void handed_out_fds_close_on_exec(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	struct cmabuf_buffer *b = alloc_named(cb, 4096, 0, "x");
+
+	assert_int_equal(fcntl(cmabuf_buffer_fd(b), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(fcntl(cmabuf_get_fd(cb), F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+}
+
+/* The socket's mode decides who may allocate, and a refused user is told what to do. */
+static void socket_permissions_decide_who_connects(void **state)
+{
+	struct test_daemon *td = *state;
+	int status;
+	pid_t p = fork();
+
+	assert_true(p >= 0);
+	if (p == 0) {
+		struct cmabuf_conn c;
+		int ret;
+
+		if (chmod(td->dir, 0755) < 0 || setgroups(0, NULL) < 0 || setgid(65534) < 0 ||
+		    setuid(65534) < 0)
+			_exit(2);
+		ret = cmabuf_conn_open(&c, td->socket); /* the socket is 0660 root:root */
+		_exit(ret != -EACCES ? 3 : strstr(c.last_error, "group") ? 0 : 4);
+	}
+	assert_int_equal(waitpid(p, &status, 0), p);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void cannot_free_another_clients_buffer(void **state)
 {
 	struct test_daemon *td = *state;
@@ -315,8 +394,13 @@ static void cannot_free_another_clients_buffer(void **state)
 		struct cmabuf_msg r;
 
 		assert_int_equal(cmabuf_conn_open(&c, td->socket), 0);
+		struct cmabuf_msg_set_purgeable u = {.id = f.id, .purgeable = 1};
+
 		assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_FREE, &f, sizeof(f), &r, NULL),
 				 -ENOENT);
+		assert_int_equal(
+			cmabuf_conn_request(&c, CMABUF_MSG_SET_PURGEABLE, &u, sizeof(u), &r, NULL),
+			-ENOENT);
 		cmabuf_conn_close(&c);
 	}
 	assert_int_equal(test_daemon_status(td, &st), 0);
@@ -367,6 +451,9 @@ int main(void)
 		T(enomem_says_why),
 		T(invalid_requests_say_why),
 		T(cannot_free_another_clients_buffer),
+		T(handed_out_fds_close_on_exec),
+		cmocka_unit_test(daemon_drops_to_its_user),
+		T(socket_permissions_decide_who_connects),
 		T(disconnect_with_live_buffers_keeps_handles_usable),
 #undef T
 	};

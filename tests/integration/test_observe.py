@@ -310,6 +310,11 @@ try:
         theirs = json.loads(run("--json", "clients", user=NOBODY))
         if [e["uid"] for e in theirs] != [NOBODY] or not theirs[0]["self"]:
             fail("nobody sees other uids' connections: %s" % theirs)
+        if [b for b in json.loads(run("--json", "buffers")) if b["uid"] != 0] or \
+                not json.loads(run("--json", "buffers")):
+            fail("the test expects root's buffers, and only those, to be live here")
+        if json.loads(run("--json", "buffers", user=NOBODY)) != []:
+            fail("nobody sees root's buffers")
         if json.loads(run("--json", "why", user=NOBODY)) != []:
             fail("nobody sees root's refusals")
         m = samples(run("metrics", user=NOBODY))

@@ -277,15 +277,15 @@ static void test_example_file(void **state)
 
 static void test_sizes(void **state)
 {
+	/* Decimal or 0x hex, as docs/config.md says: a leading zero is not octal. */
 	static const struct {
 		const char *text;
 		uint64_t bytes;
 	} cases[] = {
 		{"4096", 4096},	     {"64k", 64 * KiB},	 {"64K", 64 * KiB}, {"64M", 64 * MiB},
 		{"64MiB", 64 * MiB}, {"64MB", 64 * MiB}, {"1G", GiB},	    {"2Gi", 2 * GiB},
-		{"0x100000", MiB},   {"0", 0},
-		/* Decimal, as docs/config.md says: a leading zero is not octal. */
-		{"010", 10},	     {"064M", 64 * MiB}, {"08", 8},
+		{"0x100000", MiB},   {"0", 0},		 {"010", 10},	    {"064M", 64 * MiB},
+		{"08", 8},
 	};
 	char text[128];
 	struct config c;
