@@ -86,6 +86,9 @@ static int check_alloc_request(struct client *c, const struct cmabuf_msg_alloc *
 			       a->flags & ~known);
 	if (cmabuf_name_problem(a->name))
 		return because(-EINVAL, why, cap, "buffer name %s", cmabuf_name_problem(a->name));
+	if (cmabuf_label_problem(a->pool, CMABUF_POOL_LEN))
+		return because(-EINVAL, why, cap, "pool name %s",
+			       cmabuf_label_problem(a->pool, CMABUF_POOL_LEN));
 	if (c->nbuffers >= c->d->opt->max_buffers_per_client)
 		return because(-EDQUOT, why, cap,
 			       "this client already holds %u buffers, the per-client limit "
@@ -287,7 +290,8 @@ static int make_room(struct client *c, const struct cmabuf_msg *m, char *why, si
 		if (plan.nreclaims)
 			return wait_for_reclaims(c, m, &plan) == 0 ? 1 : -ENOMEM;
 		if (place(d, a, &offset) == 0)
-			return complete(c, m, offset) < 0 ? -EIO : 1;
+			complete(c, m, offset); /* answers either way: reply or refusal */
+		return 1;
 	}
 	snprintf(why, cap, "buffers that could be purged were in use by devices");
 	return -ENOMEM;
@@ -296,7 +300,7 @@ static int make_room(struct client *c, const struct cmabuf_msg *m, char *why, si
 static int alloc_now(struct client *c, const struct cmabuf_msg *m)
 {
 	const struct cmabuf_msg_alloc *a = &m->u.alloc;
-	char why[CMABUF_REASON_LEN];
+	char why[CMABUF_REASON_LEN] = "";
 	uint64_t offset;
 	int ret;
 
@@ -327,7 +331,8 @@ static int alloc_now(struct client *c, const struct cmabuf_msg *m)
 
 		explain_enomem(c, a->size, full, sizeof(full));
 		n = strlen(full);
-		snprintf(full + n, sizeof(full) - n, "; %s", why);
+		if (why[0]) /* what eviction found, if it got that far */
+			snprintf(full + n, sizeof(full) - n, "; %s", why);
 		return refuse_alloc(c, m, ret, full);
 	}
 	return refuse_alloc(c, m, ret, why);

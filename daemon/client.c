@@ -168,6 +168,8 @@ int client_send(struct client *c, uint16_t type, uint32_t seq, const void *paylo
 			   ret == -ENOBUFS ? "it does not read its replies" : strerror(-ret));
 		/* Nothing more can reach it: waiting to flush would wait forever. */
 		c->dead = true;
+		/* Dropped from the loop, not here: the caller may still use c. */
+		event_active(c->ev_write, EV_WRITE, 1);
 		return ret;
 	}
 	return 0;
@@ -192,6 +194,10 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 {
 	struct client *c = arg;
 
+	if (c->dead) {
+		client_drop(c, "cannot be sent to");
+		return;
+	}
 	while (c->outq_len) {
 		struct outmsg *m = c->outq[c->outq_head];
 		int ret = send_now(c, m->data, m->len, m->fd);

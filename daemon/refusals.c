@@ -17,7 +17,11 @@ void refusals_record(struct refusals *r, pid_t pid, uid_t uid, const struct cmab
 	e->pid = pid;
 	e->uid = uid;
 	e->error = error;
-	memcpy(e->name, a->name, sizeof(e->name)); /* the decoder saw its NUL */
+	/* Kept for `cmabufctl why`, which prints it: not a name refused for what it holds. */
+	if (cmabuf_name_problem(a->name))
+		cmabuf_copy_name(e->name, sizeof(e->name), "(invalid name)");
+	else
+		memcpy(e->name, a->name, sizeof(e->name)); /* the decoder saw its NUL */
 	cmabuf_copy_name(e->reason, sizeof(e->reason), reason);
 }
 

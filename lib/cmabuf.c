@@ -148,6 +148,11 @@ EXPORT int cmabuf_alloc(struct cmabuf *cb, const struct cmabuf_alloc_desc *desc,
 		cmabuf_set_error(cb, "buffer name %s", cmabuf_name_problem(desc->name));
 		return -EINVAL;
 	}
+	if (cmabuf_label_problem(desc->pool, CMABUF_POOL_LEN)) {
+		cmabuf_set_error(cb, "pool name %s",
+				 cmabuf_label_problem(desc->pool, CMABUF_POOL_LEN));
+		return -EINVAL;
+	}
 	buf = calloc(1, sizeof(*buf));
 	if (!buf)
 		return -ENOMEM;

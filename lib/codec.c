@@ -337,23 +337,31 @@ static size_t utf8_sequence(const unsigned char *s)
 	return n;
 }
 
-const char *cmabuf_name_problem(const char *name)
+const char *cmabuf_label_problem(const char *label, size_t cap)
 {
-	const unsigned char *s = (const unsigned char *)name;
+	const unsigned char *s = (const unsigned char *)label;
 	size_t n;
 
-	if (!name)
+	if (!label)
 		return NULL;
-	if (strnlen(name, CMABUF_NAME_LEN) == CMABUF_NAME_LEN)
-		return "is longer than 63 bytes";
+	if (strnlen(label, cap) == cap) /* constant texts: callers may be on any thread */
+		return cap == CMABUF_NAME_LEN	? "is longer than 63 bytes"
+		       : cap == CMABUF_POOL_LEN ? "is longer than 31 bytes"
+						: "is too long";
 	for (; *s; s += n) {
-		if (*s < 0x20 || *s == 0x7f)
+		/* C0, DEL and C1 (U+0080..U+009F, encoded C2 80..C2 9F) */
+		if (*s < 0x20 || *s == 0x7f || (s[0] == 0xc2 && s[1] >= 0x80 && s[1] <= 0x9f))
 			return "contains a control character";
 		n = utf8_sequence(s);
 		if (!n)
 			return "is not valid UTF-8";
 	}
 	return NULL;
+}
+
+const char *cmabuf_name_problem(const char *name)
+{
+	return cmabuf_label_problem(name, CMABUF_NAME_LEN);
 }
 
 void cmabuf_copy_name(char *dst, size_t cap, const char *src)

@@ -385,5 +385,7 @@ void cmabuf_copy_name(char *dst, size_t cap, const char *src);
  * control characters, and fit CMABUF_NAME_LEN with their NUL.
  */
 const char *cmabuf_name_problem(const char *name);
+/* The same rules for any label held in a field of cap bytes (pool names: CMABUF_POOL_LEN). */
+const char *cmabuf_label_problem(const char *label, size_t cap);
 
 #endif

@@ -272,6 +272,11 @@ static void bad_names_are_refused_with_reason(void **state)
 				 -EINVAL);
 		assert_non_null(strstr(c.last_error, why[i]));
 	}
+	a.name[0] = '\0';
+	strcpy(a.pool, "camera\nfake log line");
+	assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_ALLOC, &a, sizeof(a), &r, NULL),
+			 -EINVAL);
+	assert_non_null(strstr(c.last_error, "pool name contains a control character"));
 	cmabuf_conn_close(&c);
 	/* The library says so before asking, and does not truncate behind the caller's back. */
 	memset(long_name, 'n', sizeof(long_name) - 1);

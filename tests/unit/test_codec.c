@@ -207,7 +207,9 @@ static void names_must_be_short_printable_utf8(void **state)
 					  "abc\xce\x20",
 					  "a\nb",
 					  "\x1b[31m",
-					  "\x7f"};
+					  "\x7f",
+					  "\xc2\x85" /* NEL */,
+					  "\xc2\x9b"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
 		assert_null(cmabuf_name_problem(good[i]));
