@@ -382,9 +382,12 @@ static void on_deadline(evutil_socket_t fd, short what, void *arg)
 	const struct buffer *late = NULL;
 	unsigned i;
 
-	/* A victim still in the ledger has not been released. */
-	for (i = 0; i < p->nvictims && !late; i++)
+	/* A reclaimable victim still in the ledger has not been released (purged ones stay). */
+	for (i = 0; i < p->nvictims && !late; i++) {
 		late = ledger_find(&c->d->ledger, p->victims[i]);
+		if (late && late->purged)
+			late = NULL;
+	}
 	if (late)
 		snprintf(why, sizeof(why),
 			 "reclaimable buffer %" PRIu64 " '%s' of pid %d was not released within "
