@@ -27,6 +27,21 @@ static struct uio_backend *to_uio(struct backend *be)
 	return (struct uio_backend *)be;
 }
 
+/*
+ * The kernel's name field is shorter than ours: cut at a character boundary
+ * so that fdinfo never shows half a UTF-8 sequence.
+ */
+static void copy_whole_characters(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	if (src[n] != '\0')
+		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
+			n--; /* src[n] continues a sequence: cut before its lead byte */
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 static int uio_export(struct backend *be, uint64_t offset, uint64_t size, uint64_t cookie,
 		      const char *name, int *fd_out)
 {
@@ -37,7 +52,7 @@ static int uio_export(struct backend *be, uint64_t offset, uint64_t size, uint64
 	ex.offset = offset;
 	ex.size = size;
 	ex.cookie = cookie;
-	strncpy(ex.name, name ? name : "", sizeof(ex.name) - 1);
+	copy_whole_characters(ex.name, sizeof(ex.name), name ? name : "");
 	fd = ioctl(to_uio(be)->ctl, UIO_CMA_IOC_EXPORT, &ex);
 	if (fd < 0)
 		return -errno;

@@ -200,6 +200,42 @@ static void reused_memory_reads_back_zero(void **state)
 	cmabuf_disconnect(cb);
 }
 
+/* The name in /proc/PID/fdinfo/FD ("name:\t..."), or "" if none. */
+static void fdinfo_name(int fd, char *out, size_t cap)
+{
+	char path[64], line[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	out[0] = '\0';
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "name:\t", 6) == 0) {
+			line[strcspn(line, "\n")] = '\0';
+			snprintf(out, cap, "%s", line + 6);
+		}
+	fclose(f);
+}
+
+/* The stub keeps 31 bytes of a name: the cut falls between characters, never inside one. */
+static void long_names_are_cut_between_characters(void **state)
+{
+	struct test_daemon *td = *state;
+	/* 30 ASCII bytes, then "é" (2 bytes) straddling the 31-byte limit */
+	const char *name = "camera0-nv12-1920x1080-frames-\xc3\xa9tc";
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+	char seen[256];
+
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	b = alloc_or_fail(cb, 4096, name);
+	fdinfo_name(cmabuf_buffer_fd(b), seen, sizeof(seen));
+	assert_string_equal(seen, "camera0-nv12-1920x1080-frames-");
+	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +243,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(range_returns_only_when_last_holder_closes, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(reused_memory_reads_back_zero, setup, teardown),
+		cmocka_unit_test_setup_teardown(long_names_are_cut_between_characters, setup,
+						teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
