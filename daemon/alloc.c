@@ -152,10 +152,28 @@ static int reply_alloc(struct client *c, const struct cmabuf_msg *m, struct buff
 	return client_send(c, CMABUF_MSG_ALLOC_REPLY, m->hdr.seq, &r, sizeof(r), fd);
 }
 
+/*
+ * Reads the release events the backend has queued and the loop has not seen
+ * yet. A decoder switching streams frees its pool, closes the dma-bufs and asks
+ * for the next pool at once: the kernel queued the releases before the ALLOC
+ * was even sent, so they must count before the region is called full. Not from
+ * inside pending_allocs_retry(), which a release calls: that would nest it.
+ */
+static void collect_releases(struct daemon *d)
+{
+	if (!d->retrying_pending)
+		d->be->ops->dispatch(d->be);
+}
+
 /* Places the request in free memory, waiting for zeroing only when nothing zeroed fits. */
 static int place(struct daemon *d, const struct cmabuf_msg_alloc *a, uint64_t *offset)
 {
 	int ret = allocator_alloc(d->alloc, a->size, a->align, offset);
+
+	if (ret == -ENOMEM && d->ledger.pending_release_bytes) {
+		collect_releases(d);
+		ret = allocator_alloc(d->alloc, a->size, a->align, offset);
+	}
 
 	/* Range by range: the request may fit long before everything queued is zero. */
 	while (ret == -ENOMEM && zeroing_pending(d->zeroing)) {
@@ -362,6 +380,7 @@ void pending_allocs_retry(struct daemon *d)
 	struct pending_alloc *p, *tmp;
 	uint64_t offset;
 
+	d->retrying_pending = true;
 	TAILQ_FOREACH_SAFE (p, &d->pending_allocs, link, tmp) {
 		struct client *c = p->c;
 		struct cmabuf_msg m = p->msg;
@@ -371,6 +390,7 @@ void pending_allocs_retry(struct daemon *d)
 		finish_pending(p);
 		complete(c, &m, offset);
 	}
+	d->retrying_pending = false;
 }
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg)

@@ -60,6 +60,7 @@ struct daemon {
 	struct udev_monitor *monitor; /* while waiting for a uio_cma region */
 	struct event *ev_monitor;
 	struct zeroing *zeroing; /* NULL when the backend's buffers start zeroed */
+	bool retrying_pending;	 /* alloc.c: inside pending_allocs_retry(), not to nest it */
 	int exit_code;
 };
 

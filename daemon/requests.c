@@ -78,6 +78,16 @@ static int handle_free(struct client *c, const struct cmabuf_msg *m)
 	return client_send(c, CMABUF_MSG_OK, m->hdr.seq, NULL, 0, -1);
 }
 
+/* cmabuf_free()'s FREE: nothing to answer, and a missing id is no error (see protocol.h). */
+static int handle_free_noreply(struct client *c, const struct cmabuf_msg *m)
+{
+	struct buffer *b = ledger_find(&c->d->ledger, m->u.free.id);
+
+	if (b && b->owner == c && !b->let_go)
+		daemon_buffer_unexport(c->d, b);
+	return 0;
+}
+
 static int handle_set_purgeable(struct client *c, const struct cmabuf_msg *m)
 {
 	const struct cmabuf_msg_set_purgeable *sp = &m->u.set_purgeable;
@@ -169,6 +179,8 @@ int client_handle(struct client *c, const struct cmabuf_msg *m)
 		return handle_alloc(c, m);
 	case CMABUF_MSG_FREE:
 		return handle_free(c, m);
+	case CMABUF_MSG_FREE_NOREPLY:
+		return handle_free_noreply(c, m);
 	case CMABUF_MSG_STATUS:
 		return handle_status(c, m);
 	case CMABUF_MSG_SET_PURGEABLE:

@@ -71,7 +71,13 @@ void cmabuf_disconnect(struct cmabuf *cb);
 
 int cmabuf_alloc(struct cmabuf *cb, const struct cmabuf_alloc_desc *desc,
 		 struct cmabuf_buffer **out);
-/* Tells the daemon, unmaps, closes the fd and frees the handle (even if the daemon is gone). */
+/*
+ * Tells the daemon, unmaps, closes the fd and frees the handle (even if the
+ * daemon is gone). It does not wait for an answer: 0 means the daemon was told,
+ * a negative errno that it could not be (-ENOTCONN after a disconnect). This
+ * connection's next request is handled after the FREE, so it sees the range
+ * back; other connections see it as soon as the daemon has read the FREE.
+ */
 int cmabuf_free(struct cmabuf_buffer *buf);
 
 int cmabuf_buffer_fd(const struct cmabuf_buffer *buf); /* the dma-buf; dup it to keep it */

@@ -186,19 +186,21 @@ EXPORT int cmabuf_alloc(struct cmabuf *cb, const struct cmabuf_alloc_desc *desc,
 EXPORT int cmabuf_free(struct cmabuf_buffer *buf)
 {
 	struct cmabuf_msg_free req;
-	struct cmabuf_msg reply;
 	int ret;
 
 	if (!buf)
 		return 0;
 	/*
-	 * Tell the daemon before closing: were the last reference dropped first,
-	 * the stub could report the buffer released before FREE arrives.
+	 * No reply to wait for (half the cost of an alloc/free pair), and the
+	 * daemon reads this connection in order, so our next ALLOC already sees
+	 * the range. Sent before closing all the same, so that the stub's release
+	 * event usually finds the buffer let go; when it does not, the daemon
+	 * handles the release first and ignores the FREE.
 	 */
 	memset(&req, 0, sizeof(req));
 	req.id = buf->id;
-	ret = request(buf->cb, CMABUF_MSG_FREE, &req, sizeof(req), &reply, NULL);
 	pthread_mutex_lock(&buf->cb->lock);
+	ret = cmabuf_conn_send(&buf->cb->conn, CMABUF_MSG_FREE_NOREPLY, &req, sizeof(req));
 	if (buf->prev)
 		buf->prev->next = buf->next;
 	else

@@ -214,6 +214,8 @@ static const struct msg_rule rules[CMABUF_MSG_TYPE_COUNT] = {
 	[CMABUF_MSG_LIST_REFUSALS_REPLY] = {"LIST_REFUSALS_REPLY", CMABUF_TO_CLIENT,
 					    LIST(struct cmabuf_refusal_entry), 0,
 					    check_refusals_reply},
+	[CMABUF_MSG_FREE_NOREPLY] = {"FREE_NOREPLY", CMABUF_TO_SERVER,
+				     FIXED(struct cmabuf_msg_free), 0, NULL},
 };
 #undef FIXED
 #undef LIST

@@ -184,6 +184,15 @@ int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payloa
 	return 0;
 }
 
+int cmabuf_conn_send(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len)
+{
+	uint32_t seq = ++c->next_seq ? c->next_seq : ++c->next_seq;
+
+	if (c->fd < 0)
+		return fail(c, -ENOTCONN, "not connected to cmabufd");
+	return send_msg(c, type, payload, len, seq);
+}
+
 static int say_hello(struct cmabuf_conn *c)
 {
 	struct cmabuf_msg_hello hello = {.version = CMABUF_PROTOCOL_VERSION};

@@ -41,6 +41,9 @@ void cmabuf_conn_close(struct cmabuf_conn *c);
 int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len,
 			struct cmabuf_msg *reply, int *fd_out);
 
+/* Sends a request that gets no reply (FREE_NOREPLY): 0 once it is on its way. */
+int cmabuf_conn_send(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len);
+
 /*
  * Reads whatever events are waiting, without blocking, into c->events.
  * Returns 0, or a negative errno if the connection is broken.

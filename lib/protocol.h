@@ -56,6 +56,14 @@ enum cmabuf_msg_type {
 	CMABUF_MSG_LIST_EXTENTS_REPLY,	/* s→c  list head + struct cmabuf_extent_entry[] */
 	CMABUF_MSG_LIST_REFUSALS,	/* c→s  struct cmabuf_msg_list_refusals */
 	CMABUF_MSG_LIST_REFUSALS_REPLY, /* s→c  list head + struct cmabuf_refusal_entry[] */
+	/*
+	 * FREE without a reply, what cmabuf_free() sends: the round trip it saves is
+	 * half the cost of an alloc/free pair. Requests on one connection are handled
+	 * in order, so a later ALLOC already sees the freed range. An id this
+	 * connection does not own is ignored: the kernel may have reported the
+	 * buffer released before the FREE was read.
+	 */
+	CMABUF_MSG_FREE_NOREPLY, /* c→s  struct cmabuf_msg_free; no reply, ever */
 	CMABUF_MSG_TYPE_COUNT
 };
 

@@ -277,6 +277,30 @@ static void enomem_says_why(void **state)
 	cmabuf_disconnect(cb);
 }
 
+/*
+ * cmabuf_free() does not wait for the daemon, yet the next ALLOC on the same
+ * connection must find the range back: on uio only once the stub's release
+ * event (queued by the close) has been read, which the daemon must do before
+ * it calls the region full.
+ */
+static void freed_range_is_there_for_the_next_request(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	int i;
+
+	for (i = 0; i < 20; i++) {
+		struct cmabuf_buffer *b = alloc_named(cb, td->region_size, 0, "whole region");
+		unsigned char *p = cmabuf_map(b);
+
+		assert_non_null(p);
+		p[td->region_size - 1] = (unsigned char)i;
+		assert_int_equal(cmabuf_free(b), 0);
+	}
+	cmabuf_disconnect(cb);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+}
+
 static void invalid_requests_say_why(void **state)
 {
 	struct test_daemon *td = *state;
@@ -401,6 +425,10 @@ static void cannot_free_another_clients_buffer(void **state)
 		assert_int_equal(
 			cmabuf_conn_request(&c, CMABUF_MSG_SET_PURGEABLE, &u, sizeof(u), &r, NULL),
 			-ENOENT);
+		/* cmabuf_free()'s kind of FREE is ignored, not obeyed; STATUS comes after it. */
+		assert_int_equal(cmabuf_conn_send(&c, CMABUF_MSG_FREE_NOREPLY, &f, sizeof(f)), 0);
+		assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL), 0);
+		assert_int_equal(r.u.status_reply.buffers, 1);
 		cmabuf_conn_close(&c);
 	}
 	assert_int_equal(test_daemon_status(td, &st), 0);
@@ -449,6 +477,7 @@ int main(void)
 		T(fd_passed_to_another_process_shares_bytes),
 		T(killed_client_memory_returns),
 		T(enomem_says_why),
+		T(freed_range_is_there_for_the_next_request),
 		T(invalid_requests_say_why),
 		T(cannot_free_another_clients_buffer),
 		T(handed_out_fds_close_on_exec),

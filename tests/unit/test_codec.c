@@ -240,6 +240,7 @@ static void observability_fixed_sizes(void **state)
 		{CMABUF_MSG_LIST_EXTENTS, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_list_extents)},
 		{CMABUF_MSG_LIST_REFUSALS, CMABUF_TO_SERVER,
 		 sizeof(struct cmabuf_msg_list_refusals)},
+		{CMABUF_MSG_FREE_NOREPLY, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_free)},
 	};
 	unsigned char buf[CMABUF_MSG_MAX], zero[CMABUF_MSG_MAX];
 	struct cmabuf_msg_header *h = (struct cmabuf_msg_header *)buf;

@@ -200,6 +200,24 @@ static void reused_memory_reads_back_zero(void **state)
 	cmabuf_disconnect(cb);
 }
 
+/*
+ * Free, then at once ask for the whole region again: the stub's release event
+ * may still be queued when the ALLOC arrives, and must be read before "full".
+ */
+static void free_then_alloc_at_once_never_sees_a_full_region(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+
+	assert_int_equal(cmabuf_connect(td->socket, &cb), 0);
+	for (int i = 0; i < 20; i++) {
+		b = alloc_or_fail(cb, td->region_size, "whole region");
+		assert_int_equal(cmabuf_free(b), 0);
+	}
+	cmabuf_disconnect(cb);
+}
+
 /* The name in /proc/PID/fdinfo/FD ("name:\t..."), or "" if none. */
 static void fdinfo_name(int fd, char *out, size_t cap)
 {
@@ -245,6 +263,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(reused_memory_reads_back_zero, setup, teardown),
 		cmocka_unit_test_setup_teardown(long_names_are_cut_between_characters, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(free_then_alloc_at_once_never_sees_a_full_region,
+						setup, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

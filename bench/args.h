@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/* The options every benchmark program takes. */
+#ifndef BENCH_ARGS_H
+#define BENCH_ARGS_H
+
+#include <stdbool.h>
+
+struct bench_args {
+	bool quick;	    /* --quick: a smoke run of a few seconds, numbers not meaningful */
+	const char *daemon; /* --daemon=PATH, else $CMABUFD, else the cmabufd built with us */
+};
+
+/* Exits with a usage message on unknown options. */
+void bench_args_parse(int argc, char **argv, const char *what, struct bench_args *out);
+
+#endif

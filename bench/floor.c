@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon_child.h"
+#include "floor.h"
+#include "uio_cma.h"
+
+/* The same seals cmabufd's memfd backend applies. */
+#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+struct floor_request {
+	uint64_t size;
+};
+
+struct floor_reply {
+	int32_t error; /* 0 or a negative errno; an fd is attached on success */
+	uint32_t pad;
+	uint64_t size;
+};
+
+static void set_addr(struct sockaddr_un *sa, const char *path)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	snprintf(sa->sun_path, sizeof(sa->sun_path), "%s", path);
+}
+
+static int make_memfd(uint64_t size)
+{
+	int fd = memfd_create("floor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, SEALS) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int send_reply(int sock, const struct floor_reply *r, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = {.iov_base = (void *)r, .iov_len = sizeof(*r)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+
+	if (fd >= 0) {
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = sizeof(u.buf);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
+}
+
+/*
+ * The uio floor (in the VM): the stub's EXPORT of the region's first pages.
+ * The client closes each buffer before asking again, so the range is free.
+ */
+static int uio_ctl = -1;
+
+static int make_export(uint64_t size)
+{
+	static uint64_t cookie = 1ull << 62; /* far from any daemon's */
+	struct uio_cma_export ex;
+	int fd;
+
+	memset(&ex, 0, sizeof(ex));
+	ex.size = (size + 4095) / 4096 * 4096;
+	ex.cookie = ++cookie;
+	memcpy(ex.name, "floor", 6);
+	fd = ioctl(uio_ctl, UIO_CMA_IOC_EXPORT, &ex);
+	return fd < 0 ? -errno : fd;
+}
+
+static void drain_uio_events(void)
+{
+	struct uio_cma_event ev[64];
+
+	while (uio_ctl >= 0 && read(uio_ctl, ev, sizeof(ev)) > 0)
+		;
+}
+
+/* Returns false when the client is gone. */
+static int serve_one(int sock)
+{
+	struct floor_request req;
+	struct floor_reply r = {0, 0, 0};
+	ssize_t n = recv(sock, &req, sizeof(req), 0);
+	int fd;
+
+	if (n != (ssize_t)sizeof(req))
+		return 0;
+	fd = uio_ctl >= 0 ? make_export(req.size) : make_memfd(req.size);
+	r.error = fd < 0 ? fd : 0;
+	r.size = req.size;
+	n = send_reply(sock, &r, fd);
+	if (fd >= 0)
+		close(fd);
+	drain_uio_events();
+	return n == 0;
+}
+
+static void accept_all(int ep, int lfd)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int c;
+
+	while ((c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		ev.data.fd = c;
+		epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev);
+	}
+}
+
+static void __attribute__((noreturn)) server_main(int lfd)
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd}, evs[64];
+	int ep = epoll_create1(EPOLL_CLOEXEC), i, n;
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+		_exit(1);
+	for (;;) {
+		n = epoll_wait(ep, evs, 64, -1);
+		for (i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+
+			if (fd == lfd)
+				accept_all(ep, lfd);
+			else if (!serve_one(fd))
+				close(fd); /* also leaves the epoll set */
+		}
+	}
+}
+
+/* The running server, stopped by the exit handler of the process that started it. */
+static struct floor_server running;
+static pid_t owner;
+
+static void stop_at_exit(void)
+{
+	if (getpid() == owner && running.pid > 0)
+		floor_server_stop(&running);
+}
+
+void floor_server_start_uio(struct floor_server *fs, const char *ctl)
+{
+	/* Opened here, inherited by the server: the control device takes one opener. */
+	uio_ctl = open(ctl, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (uio_ctl < 0) {
+		perror(ctl);
+		exit(1);
+	}
+	floor_server_start(fs);
+	close(uio_ctl);
+	uio_ctl = -1;
+}
+
+void floor_server_start(struct floor_server *fs)
+{
+	pid_t parent = getpid();
+
+	struct sockaddr_un sa;
+	int lfd;
+
+	snprintf(fs->dir, sizeof(fs->dir), "/tmp/cmabuf-floor.XXXXXX");
+	if (!mkdtemp(fs->dir)) {
+		perror("mkdtemp");
+		exit(1);
+	}
+	snprintf(fs->socket, sizeof(fs->socket), "%s/sock", fs->dir);
+	set_addr(&sa, fs->socket);
+	/* Bound and listening before the fork, so the parent can connect at once. */
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 4096) < 0) {
+		perror("floor server socket");
+		exit(1);
+	}
+	fflush(NULL);
+	fs->pid = fork();
+	if (fs->pid < 0) {
+		perror("fork");
+		exit(1);
+	}
+	if (fs->pid == 0) {
+		die_with_parent(parent);
+		server_main(lfd);
+	}
+	close(lfd);
+	if (running.pid > 0) {
+		fprintf(stderr, "bench: one floor server at a time\n");
+		exit(1);
+	}
+	running = *fs;
+	if (!owner) {
+		owner = getpid();
+		atexit(stop_at_exit);
+	}
+}
+
+void floor_server_stop(struct floor_server *fs)
+{
+	pid_t pid = fs->pid; /* fs may be `running` itself */
+
+	fs->pid = 0;
+	if (pid > 0) {
+		running.pid = 0;
+		kill(pid, SIGKILL); /* it holds no state worth a clean exit */
+		waitpid(pid, NULL, 0);
+	}
+	unlink(fs->socket);
+	rmdir(fs->dir);
+}
+
+int floor_connect(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	set_addr(&sa, path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("floor connect");
+		exit(1);
+	}
+	return fd;
+}
+
+int floor_alloc(int sock, uint64_t size)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct floor_request req = {size};
+	struct floor_reply r;
+	struct iovec iov = {.iov_base = &r, .iov_len = sizeof(r)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+	int fd = -1;
+
+	if (send(sock, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+		return -errno;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != (ssize_t)sizeof(r))
+		return -EPROTO;
+	cm = CMSG_FIRSTHDR(&mh);
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	if (r.error < 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
+		return r.error < 0 ? r.error : -EPROTO;
+	}
+	return fd;
+}

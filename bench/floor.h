@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The floor: a bare server doing only the work no memfd-backed allocator can
+ * avoid. It receives a request over SOCK_SEQPACKET, makes a sealed memfd of
+ * the size (memfd_create + ftruncate + F_ADD_SEALS) and sends it back with
+ * SCM_RIGHTS; the client closes it. No protocol, bookkeeping or policy: what
+ * cmabufd costs beyond this is what cmabufd adds.
+ */
+#ifndef BENCH_FLOOR_H
+#define BENCH_FLOOR_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct floor_server {
+	pid_t pid;
+	char dir[64];
+	char socket[96];
+};
+
+/* Forks the server (one process, epoll, any number of clients) and waits until it accepts. */
+void floor_server_start(struct floor_server *fs);
+void floor_server_stop(struct floor_server *fs);
+
+/*
+ * The same server handing out the uio_cma stub's dma-bufs (EXPORT of the
+ * region's start) instead of memfds: the uio floor in the VM. ctl is the
+ * control device; the server holds it until stopped.
+ */
+void floor_server_start_uio(struct floor_server *fs, const char *ctl);
+
+/* Returns a connected client socket; exits the program on failure. */
+int floor_connect(const char *path);
+/* One request: returns the sealed memfd (the caller closes it) or a negative errno. */
+int floor_alloc(int sock, uint64_t size);
+
+#endif
