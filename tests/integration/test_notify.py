@@ -34,6 +34,10 @@ def wait_for(prefix, seconds=5.0):
 try:
     wait_for("READY=1")
     status = wait_for("STATUS=backend memfd: 0 buffers")
+    # Everything the issue asks STATUS to carry, with this daemon's numbers.
+    want = ("STATUS=backend memfd: 0 buffers, 0.0 MiB used, 16.0 MiB free, "
+            "largest free 16.0 MiB, 0 clients")
+    assert status == want, f"STATUS is {status!r}, expected {want!r}"
     wait_for("WATCHDOG=1")
     wait_for("WATCHDOG=1")  # repeatedly, from the loop
     daemon.send_signal(signal.SIGHUP)
