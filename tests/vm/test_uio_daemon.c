@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -254,6 +255,79 @@ static void long_names_are_cut_between_characters(void **state)
 	cmabuf_disconnect(cb);
 }
 
+/* Reads the daemon's log until a line containing what; false at its end. */
+static bool log_says(FILE *log, const char *what)
+{
+	char line[512];
+
+	while (fgets(line, sizeof(line), log))
+		if (strstr(line, what))
+			return true;
+	return false;
+}
+
+static pid_t spawn_waiting_daemon(const char *socket_arg, FILE **log)
+{
+	int out[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(out), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(out[1], STDERR_FILENO);
+		close(out[0]);
+		execl(getenv("CMABUFD"), "cmabufd", "--backend=uio", socket_arg, (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	*log = fdopen(out[0], "r");
+	assert_non_null(*log);
+	return pid;
+}
+
+/*
+ * --backend=uio started before the stub is loaded serves nobody, says why,
+ * and takes the region when it appears (no udevd here: the kernel's own
+ * uevents must do). Runs last: it unloads and reloads uio_cma.
+ */
+static void region_loaded_later_is_adopted(void **state)
+{
+	const char *ko = getenv("CMABUF_VM_KO"), *base = getenv("CMABUF_VM_BASE"),
+		   *size = getenv("CMABUF_VM_SIZE");
+	char dir[] = "/tmp/cmabuf-late-XXXXXX", sock[64], arg[80], cmd[512];
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+	uint64_t addr, lo;
+	FILE *log;
+	pid_t pid;
+	int status;
+
+	assert_true(ko && base && size);
+	assert_int_equal(system("rmmod uio_cma"), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/cmabufd.sock", dir);
+	snprintf(arg, sizeof(arg), "--socket=%s", sock);
+	pid = spawn_waiting_daemon(arg, &log);
+	assert_true(log_says(log, "no uio_cma region yet; waiting for one to appear"));
+	assert_int_not_equal(access(sock, F_OK), 0); /* no memory, no socket */
+	snprintf(cmd, sizeof(cmd), "insmod '%s' base=%s size=%s", ko, base, size);
+	assert_int_equal(system(cmd), 0);
+	assert_true(log_says(log, "(region appeared)"));
+	assert_int_equal(cmabuf_connect(sock, &cb), 0);
+	b = alloc_or_fail(cb, 1 << 20, "late");
+	assert_int_equal(cmabuf_buffer_dev_addr(b, &addr), 0); /* root may know */
+	lo = strtoull(base, NULL, 0);
+	assert_true(addr >= lo && addr + (1 << 20) <= lo + strtoull(size, NULL, 0));
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	fclose(log);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +339,7 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(free_then_alloc_at_once_never_sees_a_full_region,
 						setup, teardown),
+		cmocka_unit_test(region_loaded_later_is_adopted), /* last: reloads the stub */
 	};
 
 	signal(SIGPIPE, SIG_IGN);
