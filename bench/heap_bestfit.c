@@ -126,8 +126,8 @@ static void best_release(struct heap *h, uint64_t offset, uint64_t size)
 	uint64_t end = offset + heap_pages(size) * HEAP_PAGE;
 	struct bext key = {.off = offset};
 	struct bext *next = RB_NFIND(boff_tree, &b->by_off, &key);
-	struct bext *prev = next ? RB_PREV(boff_tree, &b->by_off, next)
-				 : RB_MAX(boff_tree, &b->by_off);
+	struct bext *prev =
+		next ? RB_PREV(boff_tree, &b->by_off, next) : RB_MAX(boff_tree, &b->by_off);
 	bool join_prev = prev && prev->off + prev->size == offset;
 	bool join_next = next && next->off == end;
 

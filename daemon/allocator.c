@@ -3,10 +3,28 @@
  * Contiguous-range allocator.
  *
  * Every free extent is one heap node linked into two red-black trees: by
- * offset (to find neighbours when coalescing and to validate release/reserve)
- * and by (size, offset) (for best fit, ties to the lowest address). Allocated
- * ranges have no node at all: the caller owns their (offset, size), which keeps
- * metadata proportional to fragmentation rather than to the number of buffers.
+ * offset (to find neighbours when coalescing, to validate release/reserve, and
+ * -- augmented with the largest extent size in each subtree -- to find the
+ * lowest- or highest-addressed extent of at least a given size in O(log n)),
+ * and by (size, offset) (for exact-size lookups and the largest extent).
+ * Allocated ranges have no node at all: the caller owns their (offset, size),
+ * which keeps metadata proportional to fragmentation rather than to the
+ * number of buffers.
+ *
+ * Placement (allocator_alloc), in order:
+ *  1. An extent of exactly the rounded size, lowest address first: media
+ *     pools free and re-request the same sizes, so a freed 1080p frame's hole
+ *     is taken whole by the next 1080p request and leaves no sliver.
+ *  2. Small requests (<= small_max, which scales with the region: see
+ *     SMALL_UNIT_LOG2; bitstreams, small frames) from the highest-addressed
+ *     extent that holds them, carved at its top.
+ *  3. Larger requests (frames) first fit from the bottom: the lowest-addressed
+ *     extent that holds them, carved at its bottom.
+ * Short-lived small buffers thus collect at the top of the region and frames
+ * at the bottom, so a bitstream no longer lands in the gap between two frames
+ * and keeps the hole from coalescing when the frames go. On the media-churn
+ * trace (bench/trace.c, bench/RESULTS.md section 4) this fails far less often
+ * than exact best fit, which fills exactly those gaps, and than plain first fit.
  *
  * Every operation that needs a new node allocates it before touching the
  * trees, so a failed malloc leaves the state exactly as it was.
@@ -18,7 +36,28 @@
 
 #include "rbtree.h"
 
-/* Size-ordered candidates examined for an aligned request before falling back. */
+/*
+ * The small/large split. Bitstream (coded-data) buffers -- 64 KiB to 2 MiB,
+ * short-lived and numerous -- must be small so that they gather at the top and
+ * stop landing between frames; 1440p and 4K frames, the requests that need
+ * the largest holes, must be large. Where mid-size frames (720p 1.3 MiB,
+ * 1080p 2.97 MiB) belong depends on the region: in a 32 MiB region a 1080p
+ * frame is a tenth of the space and mixing it into the churn at the top
+ * fragments what the bottom needs; in a 1 GiB region it is under 0.3% of the
+ * space and packs best with them.
+ * So a fixed 2 MiB is right only near 256 MiB: replaying bench/trace.c with
+ * thresholds of 256 KiB-8 MiB in regions of 32 MiB-2 GiB, the threshold with
+ * the fewest failures is about the geometric mean of the region and 16 KiB,
+ * rounded up to a power of two -- 1 MiB for 32-64 MiB, 2 MiB for 128-256 MiB,
+ * 4 MiB for 512 MiB-1 GiB, 8 MiB for 2 GiB -- and a fixed 2 MiB fails more
+ * often than plain first fit at 1-2 GiB and than best fit at 32 MiB (numbers
+ * in bench/RESULTS.md section 4). Capped at the largest value measured, which
+ * keeps 4K frames (11.9 MiB) large in any region.
+ */
+#define SMALL_UNIT_LOG2 14 /* 16 KiB */
+#define SMALL_MAX_CAP	(8ULL << 20)
+
+/* Candidates examined for an aligned request before falling back (see find_fit). */
 #define ALIGN_SCAN_MAX 64
 
 struct extent {
@@ -26,6 +65,7 @@ struct extent {
 	RB_ENTRY(extent) by_size;
 	uint64_t off;
 	uint64_t size;
+	uint64_t max; /* largest size in this node's by_off subtree, itself included */
 };
 
 RB_HEAD(off_tree, extent);
@@ -36,6 +76,7 @@ struct allocator {
 	struct size_tree by_size;
 	uint64_t size;
 	uint64_t granule;
+	uint64_t small_max; /* see SMALL_UNIT_LOG2 */
 	uint64_t used;
 	uint64_t free;
 	uint32_t free_extents;
@@ -52,7 +93,7 @@ static int off_cmp(const struct extent *x, const struct extent *y)
 	return cmp_u64(x->off, y->off);
 }
 
-/* Offset breaks ties so that equal-sized extents are distinct keys and best fit is lowest first. */
+/* Offset breaks ties so that equal-sized extents are distinct keys, lowest address first. */
 static int size_cmp(const struct extent *x, const struct extent *y)
 {
 	int c = cmp_u64(x->size, y->size);
@@ -60,8 +101,117 @@ static int size_cmp(const struct extent *x, const struct extent *y)
 	return c ? c : cmp_u64(x->off, y->off);
 }
 
+/* ---- the by-offset tree, augmented with subtree maxima ------------------ */
+
+static struct extent *child(const struct extent *e, bool right)
+{
+	return right ? RB_RIGHT(e, by_off) : RB_LEFT(e, by_off);
+}
+
+static uint64_t sub_max(const struct extent *e)
+{
+	return e ? e->max : 0;
+}
+
+static uint64_t max_u64(uint64_t x, uint64_t y)
+{
+	return x > y ? x : y;
+}
+
+/* Recomputes e->max from e and its children, whose own values must be right. */
+static void off_augment(struct extent *e)
+{
+	e->max = max_u64(e->size,
+			 max_u64(sub_max(RB_LEFT(e, by_off)), sub_max(RB_RIGHT(e, by_off))));
+}
+
+/*
+ * After e's size changed in a tree that was right before: recomputes e and its
+ * ancestors, stopping where a maximum does not change (nothing above can).
+ */
+static void augment_up(struct extent *e)
+{
+	uint64_t old;
+
+	for (; e; e = RB_PARENT(e, by_off)) {
+		old = e->max;
+		off_augment(e);
+		if (e->max == old)
+			return;
+	}
+}
+
+/*
+ * libbsd's tree.h calls RB_AUGMENT(x) on every node whose children a rotation
+ * changes and, on removal, on the nodes it relinks; it does not update the
+ * other ancestors on insert nor on a one-child removal. off_insert and
+ * off_remove below make those ancestors right first, so each RB_AUGMENT only
+ * has to recompute a node from correct children. The hook is defined for the
+ * by-offset tree alone: the size tree has nothing to maintain.
+ */
+#undef RB_AUGMENT
+#define RB_AUGMENT(x) off_augment(x)
 RB_GENERATE_LOCAL(off_tree, extent, by_off, off_cmp)
+#undef RB_AUGMENT
+#define RB_AUGMENT(x) ((void)0)
 RB_GENERATE_LOCAL(size_tree, extent, by_size, size_cmp)
+
+/* Every node on e's future path already counts e's size, so rotations see right children. */
+static void off_insert(struct allocator *a, struct extent *e)
+{
+	struct extent *n = RB_ROOT(&a->by_off);
+
+	while (n) {
+		n->max = max_u64(n->max, e->size);
+		n = child(n, e->off > n->off);
+	}
+	e->max = e->size;
+	RB_INSERT(off_tree, &a->by_off, e);
+}
+
+/* With e weighing nothing, its ancestors are right before and after it leaves. */
+static void off_remove(struct allocator *a, struct extent *e)
+{
+	e->size = 0;
+	augment_up(e);
+	RB_REMOVE(off_tree, &a->by_off, e);
+}
+
+/*
+ * The extent of at least s bytes in subtree n nearest to its low end (high
+ * false) or its high end (high true); NULL if none. One descent: O(log n).
+ */
+static struct extent *subtree_first(struct extent *n, uint64_t s, bool high)
+{
+	if (sub_max(n) < s)
+		return NULL;
+	while (n) { /* never NULL while the maxima are right; no crash if they were not */
+		if (sub_max(child(n, high)) >= s)
+			n = child(n, high);
+		else if (n->size >= s)
+			return n;
+		else
+			n = child(n, !high);
+	}
+	return NULL;
+}
+
+/*
+ * The next extent of at least s bytes after e, going up in address (high
+ * false) or down (high true). Climbs once towards the root; every subtree
+ * looked at on the way costs O(1) unless it holds the answer: O(log n).
+ */
+static struct extent *next_at_least(struct extent *e, uint64_t s, bool high)
+{
+	struct extent *r = subtree_first(child(e, !high), s, high), *p;
+
+	for (p = RB_PARENT(e, by_off); !r && p; e = p, p = RB_PARENT(p, by_off)) {
+		if (child(p, high) != e)
+			continue; /* p and its other side were passed already */
+		r = p->size >= s ? p : subtree_first(child(p, !high), s, high);
+	}
+	return r;
+}
 
 static bool is_pow2(uint64_t x)
 {
@@ -86,22 +236,23 @@ static uint64_t extent_end(const struct extent *e)
 
 static void extent_insert(struct allocator *a, struct extent *e)
 {
-	RB_INSERT(off_tree, &a->by_off, e);
+	off_insert(a, e);
 	RB_INSERT(size_tree, &a->by_size, e);
 	a->free_extents++;
 }
 
 static void extent_remove(struct allocator *a, struct extent *e)
 {
-	RB_REMOVE(off_tree, &a->by_off, e);
-	RB_REMOVE(size_tree, &a->by_size, e);
+	RB_REMOVE(size_tree, &a->by_size, e); /* first: off_remove zeroes the size key */
+	off_remove(a, e);
 	a->free_extents--;
 	free(e);
 }
 
 /*
- * Changes an extent's bounds. Only the size tree must be re-keyed: callers
- * never move an extent past a neighbour, so its position by offset holds.
+ * Changes an extent's bounds. The size tree is re-keyed and the subtree
+ * maxima above e recomputed; callers never move an extent past a neighbour,
+ * so its position by offset holds.
  */
 static void extent_resize(struct allocator *a, struct extent *e, uint64_t off, uint64_t size)
 {
@@ -109,6 +260,7 @@ static void extent_resize(struct allocator *a, struct extent *e, uint64_t off, u
 	e->off = off;
 	e->size = size;
 	RB_INSERT(size_tree, &a->by_size, e);
+	augment_up(e);
 }
 
 static struct extent *extent_new(uint64_t off, uint64_t size)
@@ -120,6 +272,15 @@ static struct extent *extent_new(uint64_t off, uint64_t size)
 		e->size = size;
 	}
 	return e;
+}
+
+/* 2^ceil(log2(sqrt(size * 16 KiB))) with log2(size) rounded down, capped. */
+static uint64_t small_max_for(uint64_t size)
+{
+	unsigned l = 63 - (unsigned)__builtin_clzll(size);
+	uint64_t m = 1ULL << ((l + SMALL_UNIT_LOG2 + 1) / 2);
+
+	return m < SMALL_MAX_CAP ? m : SMALL_MAX_CAP;
 }
 
 struct allocator *allocator_new(uint64_t region_size, uint64_t granule)
@@ -136,6 +297,7 @@ struct allocator *allocator_new(uint64_t region_size, uint64_t granule)
 	RB_INIT(&a->by_size);
 	a->granule = granule;
 	a->size = region_size & ~(granule - 1);
+	a->small_max = small_max_for(a->size);
 	e = extent_new(0, a->size);
 	if (!e) {
 		free(a);
@@ -164,6 +326,11 @@ void allocator_destroy(struct allocator *a)
 uint64_t allocator_granule(const struct allocator *a)
 {
 	return a->granule;
+}
+
+uint64_t allocator_small_max(const struct allocator *a)
+{
+	return a->small_max;
 }
 
 uint64_t allocator_round(const struct allocator *a, uint64_t size)
@@ -203,42 +370,99 @@ static int carve(struct allocator *a, struct extent *e, uint64_t off, uint64_t s
 	return 0;
 }
 
-/* Where an aligned block of size bytes starts inside e, or false if it does not fit. */
-static bool fit_in(const struct extent *e, uint64_t size, uint64_t align, uint64_t *start)
+/*
+ * Where an aligned block of size bytes starts inside e -- its lowest aligned
+ * start, or its highest when high is set -- or false if it does not fit.
+ */
+static bool fit_in(const struct extent *e, uint64_t size, uint64_t align, bool high,
+		   uint64_t *start)
 {
 	uint64_t s;
 
 	if (!align_up(e->off, align, &s) || s - e->off > e->size || e->size - (s - e->off) < size)
 		return false;
-	*start = s;
+	/* Not below s: s is aligned and s + size fits under the end. */
+	*start = high ? (extent_end(e) - size) & ~(align - 1) : s;
 	return true;
 }
 
 /*
- * Smallest free extent that can hold size bytes at the given alignment.
- * Extents of at least size + align - granule bytes always fit (starts are
- * granule-aligned, so aligning up skips at most align - granule), so only
- * smaller ones need an explicit check; those are scanned in size order, with a
- * bound so that a pathological free list cannot make allocation linear.
+ * An extent of exactly size bytes that starts aligned, lowest address first:
+ * taken whole, it leaves no sliver. Unaligned requests take the first one;
+ * aligned ones look at a bounded number, being free to fall back.
  */
-static struct extent *best_fit(struct allocator *a, uint64_t size, uint64_t align, uint64_t *start)
+static struct extent *exact_fit(struct allocator *a, uint64_t size, uint64_t align, uint64_t *start)
 {
-	uint64_t slack = align - a->granule;
-	uint64_t sure = slack > UINT64_MAX - size ? UINT64_MAX : size + slack;
 	struct extent key = {.size = size, .off = 0};
 	struct extent *e = RB_NFIND(size_tree, &a->by_size, &key);
 	int n;
 
-	for (n = 0; e && e->size < sure && n < ALIGN_SCAN_MAX; n++) {
-		if (fit_in(e, size, align, start))
+	for (n = 0; e && e->size == size && n < ALIGN_SCAN_MAX; n++) {
+		if (fit_in(e, size, align, false, start))
 			return e;
 		e = RB_NEXT(size_tree, &a->by_size, e);
 	}
-	key.size = sure;
-	e = RB_NFIND(size_tree, &a->by_size, &key);
-	if (e && fit_in(e, size, align, start))
-		return e;
 	return NULL;
+}
+
+/*
+ * Extents of at least sure = size + align - granule bytes always hold an
+ * aligned block (starts are granule-aligned, so aligning up skips at most
+ * align - granule); smaller ones need a look.
+ */
+static uint64_t sure_size(const struct allocator *a, uint64_t size, uint64_t align)
+{
+	uint64_t slack = align - a->granule;
+
+	return slack > UINT64_MAX - size ? UINT64_MAX : size + slack;
+}
+
+/*
+ * The smallest extent holding the block, by a bounded scan in size order: the
+ * placement this allocator used to make, kept as the last resort so that
+ * every aligned request it placed is still placed.
+ */
+static struct extent *smallest_fit(struct allocator *a, uint64_t size, uint64_t align, bool high,
+				   uint64_t *start)
+{
+	struct extent key = {.size = size, .off = 0};
+	struct extent *e = RB_NFIND(size_tree, &a->by_size, &key);
+	int n;
+
+	for (n = 0; e && n < ALIGN_SCAN_MAX; n++) {
+		if (fit_in(e, size, align, high, start))
+			return e;
+		e = RB_NEXT(size_tree, &a->by_size, e);
+	}
+	return NULL;
+}
+
+/*
+ * The lowest-addressed extent that holds the block (high false) or the
+ * highest (high true). An unaligned request takes the first extent of size
+ * bytes: one O(log n) descent. An aligned one walks extents of size bytes in
+ * that order, at most ALIGN_SCAN_MAX of them (each step O(log n)), then takes
+ * the first of sure_size() bytes, then tries the smallest few. So it fails
+ * only if no extent of sure_size() bytes exists and none of the first
+ * ALIGN_SCAN_MAX candidates in address order nor in size order fits.
+ */
+static struct extent *find_fit(struct allocator *a, uint64_t size, uint64_t align, bool high,
+			       uint64_t *start)
+{
+	struct extent *e = subtree_first(RB_ROOT(&a->by_off), size, high);
+	int n;
+
+	for (n = 0; e && n < ALIGN_SCAN_MAX; n++) {
+		if (fit_in(e, size, align, high, start))
+			return e;
+		e = next_at_least(e, size, high);
+	}
+	if (!e)
+		return NULL; /* every extent of size bytes was looked at */
+	e = subtree_first(RB_ROOT(&a->by_off), sure_size(a, size, align), high);
+	if (e && fit_in(e, size, align, high, start))
+		return e;
+	return smallest_fit(a, size, align, high, start);
 }
 
 int allocator_alloc(struct allocator *a, uint64_t size, uint64_t align, uint64_t *offset)
@@ -252,7 +476,9 @@ int allocator_alloc(struct allocator *a, uint64_t size, uint64_t align, uint64_t
 		return -EINVAL;
 	if (align < a->granule)
 		align = a->granule;
-	e = best_fit(a, rsize, align, &start);
+	e = exact_fit(a, rsize, align, &start);
+	if (!e)
+		e = find_fit(a, rsize, align, rsize <= a->small_max, &start);
 	if (!e)
 		return -ENOMEM;
 	ret = carve(a, e, start, rsize);
@@ -379,5 +605,68 @@ int allocator_for_each_free(const struct allocator *a, allocator_extent_fn fn, v
 		if (ret)
 			return ret;
 	}
+	return 0;
+}
+
+/* ---- consistency check (tests) ------------------------------------------ */
+
+struct check {
+	const struct allocator *a;
+	uint64_t next_off; /* lowest offset the next extent may start at */
+	uint64_t bytes;
+	uint32_t n;
+};
+
+/*
+ * Checks subtree n in address order: parent links, granule-aligned non-empty
+ * extents inside the region, strictly increasing and never touching (touching
+ * extents should have been coalesced), and each node's subtree maximum.
+ * Returns the subtree's true maximum, or UINT64_MAX on a violation.
+ */
+static uint64_t check_subtree(struct check *c, const struct extent *n, const struct extent *parent)
+{
+	const uint64_t bad = UINT64_MAX, mask = c->a->granule - 1;
+	uint64_t l, r;
+
+	if (!n)
+		return 0;
+	if (RB_PARENT(n, by_off) != parent)
+		return bad;
+	l = check_subtree(c, RB_LEFT(n, by_off), n);
+	if (l == bad || !n->size || (n->off | n->size) & mask || n->off < c->next_off ||
+	    n->size > c->a->size - n->off)
+		return bad;
+	c->next_off = extent_end(n) + 1;
+	c->bytes += n->size;
+	c->n++;
+	r = check_subtree(c, RB_RIGHT(n, by_off), n);
+	if (r == bad || n->max != max_u64(n->size, max_u64(l, r)))
+		return bad;
+	return n->max;
+}
+
+/* Every size-tree node, in (size, offset) order, is a node of the offset tree. */
+static bool check_size_tree(const struct allocator *a, uint32_t n)
+{
+	struct size_tree *t = (struct size_tree *)&a->by_size;
+	struct off_tree *o = (struct off_tree *)&a->by_off;
+	struct extent *e, *prev = NULL;
+	uint32_t k = 0;
+
+	for (e = RB_MIN(size_tree, t); e; prev = e, e = RB_NEXT(size_tree, t, e), k++)
+		if ((prev && size_cmp(prev, e) >= 0) || RB_FIND(off_tree, o, e) != e)
+			return false;
+	return k == n;
+}
+
+int allocator_check(const struct allocator *a)
+{
+	struct check c = {.a = a};
+
+	if (check_subtree(&c, RB_ROOT(&a->by_off), NULL) == UINT64_MAX)
+		return -EUCLEAN;
+	if (c.n != a->free_extents || c.bytes != a->free || a->used + a->free != a->size ||
+	    !check_size_tree(a, c.n))
+		return -EUCLEAN;
 	return 0;
 }

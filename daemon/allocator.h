@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The contiguous allocator: page-granular, address-ordered free extents with
- * exact best fit, power-of-two alignment and coalescing. Metadata lives in
- * ordinary heap memory, never in the region it manages.
+ * The contiguous allocator: page-granular, address-ordered free extents,
+ * power-of-two alignment and coalescing, O(log n) per operation in the number
+ * of free extents. Placement: an exact-size hole first (a freed frame's hole
+ * is reused by the next frame of that size); otherwise small requests from the
+ * top of the region and large ones first fit from the bottom, so short-lived
+ * bitstream buffers do not fragment the space frames need (allocator.c says
+ * why and what it was measured against). Metadata lives in ordinary heap
+ * memory, never in the region it manages.
  */
 #ifndef CMABUF_ALLOCATOR_H
 #define CMABUF_ALLOCATOR_H
@@ -35,6 +40,9 @@ uint64_t allocator_round(const struct allocator *a, uint64_t size);
  * the granule if smaller). On success stores the offset and returns 0.
  * -EINVAL: size 0, align not a power of two, size larger than the region.
  * -ENOMEM: no free extent can hold it. *offset is untouched on failure.
+ * With the granule as alignment it fails only if no free extent is large
+ * enough; an aligned request fails only if no extent of size + align -
+ * granule bytes exists and a bounded number of smaller candidates do not fit.
  */
 int allocator_alloc(struct allocator *a, uint64_t size, uint64_t align, uint64_t *offset);
 
@@ -55,8 +63,20 @@ int allocator_release(struct allocator *a, uint64_t offset, uint64_t size);
 
 void allocator_get_stats(const struct allocator *a, struct allocator_stats *st);
 
+/*
+ * Requests of up to this many bytes (after rounding) are "small": placed in
+ * the highest-addressed free extent that holds them, at its top; larger ones
+ * in the lowest-addressed extent, at its bottom. It scales with the region
+ * (1 MiB for 32-64 MiB, 2 MiB for 128-256 MiB, 4 MiB for 512 MiB-1 GiB, at
+ * most 8 MiB); allocator.c says why.
+ */
+uint64_t allocator_small_max(const struct allocator *a);
+
 /* Calls fn for each free extent in address order; stops early if fn returns non-zero. */
 typedef int (*allocator_extent_fn)(uint64_t offset, uint64_t size, void *ctx);
 int allocator_for_each_free(const struct allocator *a, allocator_extent_fn fn, void *ctx);
+
+/* Verifies every internal invariant in O(n log n): 0, or -EUCLEAN if broken. For tests. */
+int allocator_check(const struct allocator *a);
 
 #endif

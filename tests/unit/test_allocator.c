@@ -124,6 +124,7 @@ struct model {
 	uint64_t seed;
 	uint64_t op;
 	uint64_t n_alloc, n_nomem, n_exact, n_release, n_reserve;
+	uint64_t last_freed; /* size of the last release: pools re-request it */
 	uint32_t max_free_extents;
 };
 
@@ -153,29 +154,71 @@ static void ref_runs(const struct model *m, struct extents *x)
 	}
 }
 
-/*
- * Where exact best fit must place npages at a multiple of align_pages: in the
- * smallest free run that can hold them (ties to the lowest address), at its
- * first aligned page. False if no run can.
- */
-static bool ref_best(const struct model *m, uint64_t npages, uint64_t align_pages, uint64_t *off)
+/* Free runs [s, p) of the reference in address order, one per call; false at the end. */
+static bool ref_next_run(const struct model *m, uint64_t *p, uint64_t *s)
 {
-	uint64_t p = 0, s, start, best_len = UINT64_MAX;
+	while (*p < NPAGES && m->page[*p])
+		(*p)++;
+	if (*p == NPAGES)
+		return false;
+	for (*s = *p; *p < NPAGES && !m->page[*p]; (*p)++)
+		;
+	return true;
+}
 
-	while (p < NPAGES) {
-		if (m->page[p]) {
-			p++;
+/* The lowest free run of exactly npages that starts aligned. */
+static bool ref_exact(const struct model *m, uint64_t npages, uint64_t align_pages, uint64_t *off)
+{
+	uint64_t p = 0, s;
+
+	while (ref_next_run(m, &p, &s))
+		if (p - s == npages && s % align_pages == 0) {
+			*off = s * PAGE;
+			return true;
+		}
+	return false;
+}
+
+/*
+ * Small (high): the highest run that holds npages aligned, at its highest aligned
+ * start; large: the lowest such run, at its lowest aligned start.
+ */
+static bool ref_fit(const struct model *m, uint64_t npages, uint64_t align_pages, bool high,
+		    uint64_t *off)
+{
+	uint64_t p = 0, s, lo;
+	bool found = false;
+
+	while (ref_next_run(m, &p, &s)) {
+		lo = (s + align_pages - 1) / align_pages * align_pages;
+		if (lo + npages > p)
 			continue;
-		}
-		for (s = p; p < NPAGES && !m->page[p]; p++)
-			;
-		start = (s + align_pages - 1) / align_pages * align_pages;
-		if (start + npages <= p && p - s < best_len) {
-			best_len = p - s;
-			*off = start * PAGE;
-		}
+		*off = (high ? (p - npages) / align_pages * align_pages : lo) * PAGE;
+		found = true;
+		if (!high)
+			break;
 	}
-	return best_len != UINT64_MAX;
+	return found;
+}
+
+/* Where the placement policy must put npages at a multiple of align_pages. */
+static bool ref_place(const struct model *m, uint64_t npages, uint64_t align_pages, uint64_t *off)
+{
+	bool small = npages * PAGE <= allocator_small_max(m->a);
+
+	return ref_exact(m, npages, align_pages, off) ||
+	       ref_fit(m, npages, align_pages, small, off);
+}
+
+/* The length of the longest free run, in pages. */
+static uint64_t ref_longest(const struct model *m)
+{
+	uint64_t p = 0, s, best = 0;
+
+	while (ref_next_run(m, &p, &s))
+		if (p - s > best)
+			best = p - s;
+	return best;
 }
 
 static void ref_mark(struct model *m, uint64_t off, uint64_t size, uint8_t v)
@@ -228,6 +271,7 @@ static void model_check_full(struct model *m)
 	allocator_get_stats(m->a, &st);
 	CHECK(m, st.free_extents == want.n);
 	CHECK(m, st.largest_free == largest);
+	CHECK(m, allocator_check(m->a) == 0); /* subtree maxima, both trees, parent links */
 	if (st.free_extents > m->max_free_extents)
 		m->max_free_extents = st.free_extents;
 }
@@ -243,15 +287,16 @@ static uint64_t random_size(void)
 static void model_alloc(struct model *m)
 {
 	static const uint64_t aligns[] = {0, 4 * KiB, 64 * KiB, 1 * MiB, 2 * MiB};
-	uint64_t size = random_size(), align = aligns[rnd() % 5];
+	uint64_t size = m->last_freed && rnd() % 4 == 0 ? m->last_freed : random_size();
+	uint64_t align = aligns[rnd() % 5];
 	uint64_t rsize = allocator_round(m->a, size), eff = align ? align : PAGE;
 	uint64_t off = UINT64_MAX, want = UINT64_MAX;
 	struct allocator_stats st;
 	bool exact, fits;
 	int ret;
 
-	/* Page-aligned best fit is exact. Aligned requests scan at most 64 candidates, so
-	 * with no more free extents than that they must be exact too. */
+	/* Unaligned placement is exact. Aligned requests look at a bounded number of
+	 * candidates, so with no more free extents than that they must be exact too. */
 	allocator_get_stats(m->a, &st);
 	exact = eff == PAGE || st.free_extents <= 64;
 	ret = allocator_alloc(m->a, size, align, &off);
@@ -259,12 +304,14 @@ static void model_alloc(struct model *m)
 	/* Checking the choice costs a scan of the reference: always on failure (never miss
 	 * a fit), on every fourth success otherwise. */
 	if (exact && (ret || m->op % 4 == 0)) {
-		fits = ref_best(m, rsize / PAGE, eff / PAGE, &want);
+		fits = ref_place(m, rsize / PAGE, eff / PAGE, &want);
 		CHECK(m, fits == (ret == 0));
 		CHECK(m, ret || off == want);
 		m->n_exact++;
 	}
 	if (ret) {
+		/* Even past the bound, a run of size + align - page pages always holds it. */
+		CHECK(m, ref_longest(m) < (rsize + eff - PAGE) / PAGE);
 		m->n_nomem++;
 		return;
 	}
@@ -281,6 +328,7 @@ static void model_release(struct model *m)
 	CHECK(m, allocator_release(m->a, l.off, l.size) == 0);
 	m->live[i] = m->live[--m->nlive];
 	ref_mark(m, l.off, l.size, 0);
+	m->last_freed = l.size;
 	m->n_release++;
 	if (rnd() % 16 == 0) /* double free must be refused */
 		CHECK(m, allocator_release(m->a, l.off, l.size) == -EINVAL);
@@ -385,33 +433,65 @@ static void test_nv12_hole_reused(void **state)
 
 	(void)state;
 	assert_non_null(a);
-	/* A larger hole at a lower address: first fit would take it, best fit must not. */
+	/* A larger hole at a lower address: first fit from the bottom would take it; the
+	 * exact-size rule must not. */
 	big = alloc_ok(a, 8 * MiB, 0);
 	ao = alloc_ok(a, NV12_1080P, 0);
 	bo = alloc_ok(a, NV12_1080P, 0);
 	co = alloc_ok(a, NV12_1080P, 0);
-	assert_true(ao < bo && bo < co);
+	assert_true(big < ao && ao < bo && bo < co);
 	assert_int_equal(allocator_release(a, big, 8 * MiB), 0);
 	assert_int_equal(allocator_release(a, bo, NV12_1080P), 0);
 	assert_int_equal(alloc_ok(a, NV12_1080P, 0), bo);
+	assert_int_equal(alloc_ok(a, NV12_1080P, 0), 0); /* no exact hole left: the lowest */
 	allocator_destroy(a);
 }
 
 /* A fully used region with [off, off + size) pages freed for each pair. */
-static struct allocator *make_holes(const uint64_t *holes, int n)
+static struct allocator *make_holes_in(uint64_t region, const uint64_t *holes, int n)
 {
-	struct allocator *a = allocator_new(REGION, PAGE);
+	struct allocator *a = allocator_new(region, PAGE);
 	int i;
 
 	assert_non_null(a);
-	assert_int_equal(allocator_reserve(a, 0, REGION), 0);
+	assert_int_equal(allocator_reserve(a, 0, region), 0);
 	for (i = 0; i < n; i++)
 		assert_int_equal(allocator_release(a, holes[2 * i] * PAGE, holes[2 * i + 1] * PAGE),
 				 0);
+	assert_int_equal(allocator_check(a), 0);
 	return a;
 }
 
-static void test_best_fit_smallest_hole(void **state)
+static struct allocator *make_holes(const uint64_t *holes, int n)
+{
+	return make_holes_in(REGION, holes, n);
+}
+
+static void test_small_top_large_bottom(void **state)
+{
+	struct allocator *a = allocator_new(REGION, PAGE);
+	struct allocator_stats st;
+	uint64_t small = 2 * MiB;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(allocator_small_max(a), small);
+	/* Small ones stack down from the top, each at the top of what is left. */
+	assert_int_equal(alloc_ok(a, 64 * KiB, 0), REGION - 64 * KiB);
+	assert_int_equal(alloc_ok(a, 1 * MiB - 100, 0), REGION - 64 * KiB - 1 * MiB);
+	assert_int_equal(alloc_ok(a, small, 0), REGION - 64 * KiB - 1 * MiB - small);
+	/* One page over the threshold is large: from the bottom, as are frames. */
+	assert_int_equal(alloc_ok(a, small + 1, 0), 0);
+	assert_int_equal(alloc_ok(a, NV12_1080P, 0), small + PAGE);
+	allocator_get_stats(a, &st);
+	assert_int_equal(st.free_extents, 1); /* everything in between, in one piece */
+	assert_int_equal(st.largest_free, REGION - 64 * KiB - 1 * MiB - 2 * small - PAGE -
+						  allocator_round(a, NV12_1080P));
+	assert_int_equal(allocator_check(a), 0);
+	allocator_destroy(a);
+}
+
+static void test_small_highest_hole(void **state)
 {
 	/* Pages [1,17), [18,22), [23,31), [32,36), then nothing. */
 	static const uint64_t holes[] = {1, 16, 18, 4, 23, 8, 32, 4};
@@ -419,15 +499,113 @@ static void test_best_fit_smallest_hole(void **state)
 	uint64_t off;
 
 	(void)state;
-	assert_int_equal(alloc_ok(a, 3 * PAGE, 0), 18 * PAGE); /* smallest; tie -> lowest */
-	assert_int_equal(alloc_ok(a, 4 * PAGE, 0), 32 * PAGE); /* exact fit */
-	assert_int_equal(alloc_ok(a, 5 * PAGE, 0), 23 * PAGE);
-	assert_int_equal(alloc_ok(a, 9 * PAGE, 0), 1 * PAGE);
-	assert_int_equal(allocator_alloc(a, 8 * PAGE, 0, &off), -ENOMEM);
+	/* Not the smallest hole nor the lowest: the highest that fits, at its top. */
+	assert_int_equal(alloc_ok(a, 3 * PAGE, 0), 33 * PAGE);
+	assert_int_equal(alloc_ok(a, 5 * PAGE, 0), 26 * PAGE);
+	/* An exact fit wins over higher holes: [18,22) is taken whole. */
+	assert_int_equal(alloc_ok(a, 4 * PAGE, 0), 18 * PAGE);
+	assert_int_equal(alloc_ok(a, 9 * PAGE, 0), 8 * PAGE);
+	assert_int_equal(allocator_alloc(a, 8 * PAGE, 0, &off), -ENOMEM); /* 7 pages left at most */
+	assert_int_equal(alloc_ok(a, 7 * PAGE, 0), 1 * PAGE);		  /* exact */
+	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
 
-static void test_best_fit_aligned(void **state)
+static void test_large_lowest_hole(void **state)
+{
+	/* Large is more than 512 pages here. Holes [100,2100), [3000,3600), [4000,4700). */
+	static const uint64_t holes[] = {100, 2000, 3000, 600, 4000, 700};
+	struct allocator *a = make_holes(holes, 3);
+	uint64_t off;
+
+	(void)state;
+	/* Best fit would take [4000,4700); first fit from the bottom takes the lowest. */
+	assert_int_equal(alloc_ok(a, 513 * PAGE, 0), 100 * PAGE);
+	/* Exact fits win even over a lower hole that could hold them. */
+	assert_int_equal(alloc_ok(a, 600 * PAGE, 0), 3000 * PAGE);
+	assert_int_equal(alloc_ok(a, 700 * PAGE, 0), 4000 * PAGE);
+	assert_int_equal(alloc_ok(a, 1400 * PAGE, 0), 613 * PAGE);
+	assert_int_equal(allocator_alloc(a, 513 * PAGE, 0, &off), -ENOMEM); /* 87 pages left */
+	assert_int_equal(allocator_check(a), 0);
+	allocator_destroy(a);
+}
+
+static void test_small_hole_reused(void **state)
+{
+	struct allocator *a = allocator_new(REGION, PAGE);
+	uint64_t x, y, z;
+
+	(void)state;
+	assert_non_null(a);
+	x = alloc_ok(a, 1 * MiB, 0);
+	y = alloc_ok(a, 1 * MiB, 0);
+	z = alloc_ok(a, 1 * MiB, 0);
+	assert_true(z < y && y < x);
+	assert_int_equal(allocator_release(a, y, 1 * MiB), 0);
+	/* A bitstream buffer of the same rounded size goes back into its hole... */
+	assert_int_equal(alloc_ok(a, 1 * MiB - 4000, 0), y);
+	assert_int_equal(allocator_release(a, y, 1 * MiB), 0);
+	/* ...and a smaller one into the top of the highest hole, which is that one. */
+	assert_int_equal(alloc_ok(a, 256 * KiB, 0), y + 768 * KiB);
+	allocator_destroy(a);
+}
+
+static void test_threshold_scales_with_region(void **state)
+{
+	static const struct {
+		uint64_t region, small;
+	} want[] = {
+		{16 * MiB, 512 * KiB}, {32 * MiB, 1 * MiB},   {64 * MiB, 1 * MiB},
+		{128 * MiB, 2 * MiB},  {256 * MiB, 2 * MiB},  {300 * MiB, 2 * MiB},
+		{1024 * MiB, 4 * MiB}, {2048 * MiB, 8 * MiB}, {64 * 1024 * MiB, 8 * MiB},
+	};
+	struct allocator *a;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		a = allocator_new(want[i].region, PAGE);
+		assert_non_null(a);
+		assert_int_equal(allocator_small_max(a), want[i].small);
+		allocator_destroy(a);
+	}
+	/* In a 32 MiB region a 720p frame (1.3 MiB) is large, a 1 MiB bitstream small. */
+	a = allocator_new(32 * MiB, PAGE);
+	assert_non_null(a);
+	assert_int_equal(alloc_ok(a, 1280 * 720 * 3 / 2, 0), 0);
+	assert_int_equal(alloc_ok(a, 1 * MiB, 0), 31 * MiB);
+	allocator_destroy(a);
+}
+
+static void test_fit_found_among_many_small_extents(void **state)
+{
+	/* 1000 one-page holes, then six-page holes at 3001 and 5001. */
+	static uint64_t holes[2 * 1002];
+	struct allocator *a;
+	uint64_t off;
+	int k;
+
+	(void)state;
+	for (k = 0; k < 1000; k++) {
+		holes[2 * k] = 2 * k + 1;
+		holes[2 * k + 1] = 1;
+	}
+	holes[2000] = 3001;
+	holes[2001] = 6;
+	holes[2002] = 5001;
+	holes[2003] = 6;
+	a = make_holes(holes, 1002);
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 0), 5005 * PAGE);
+	assert_int_equal(alloc_ok(a, 3 * PAGE, 0), 5002 * PAGE);
+	assert_int_equal(alloc_ok(a, 4 * PAGE, 0), 3003 * PAGE);
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 0), 3001 * PAGE); /* exact */
+	assert_int_equal(allocator_alloc(a, 2 * PAGE, 0, &off), -ENOMEM);
+	assert_int_equal(alloc_ok(a, PAGE, 0), 1 * PAGE); /* exact, the lowest of many */
+	assert_int_equal(allocator_check(a), 0);
+	allocator_destroy(a);
+}
+
+static void test_aligned_small_top(void **state)
 {
 	/* Holes [1,4), [5,9), [10,18) (pages), aligned to 4 pages. */
 	static const uint64_t holes[] = {1, 3, 5, 4, 10, 8};
@@ -436,47 +614,109 @@ static void test_best_fit_aligned(void **state)
 	uint64_t off;
 
 	(void)state;
-	/* [1,4) has no aligned page; [5,9) has page 8, and is smaller than [10,18). */
-	assert_int_equal(alloc_ok(a, PAGE, 4 * PAGE), 8 * PAGE);
-	/* Only [10,18) fits three aligned pages, at 12; [10,12) and [15,18) stay free. */
+	/* The highest aligned start in the highest hole that has one. */
+	assert_int_equal(alloc_ok(a, PAGE, 4 * PAGE), 16 * PAGE);
 	assert_int_equal(alloc_ok(a, 3 * PAGE, 4 * PAGE), 12 * PAGE);
+	/* [17,18), [15,16), [10,12) have no aligned page; [5,9) has 8. */
+	assert_int_equal(alloc_ok(a, PAGE, 4 * PAGE), 8 * PAGE);
+	assert_int_equal(allocator_alloc(a, PAGE, 4 * PAGE, &off), -ENOMEM);
 	allocator_get_stats(a, &st);
-	assert_int_equal(st.free, (3 + 3 + 2 + 3) * PAGE);
-	assert_int_equal(st.free_extents, 4);
-	assert_int_equal(alloc_ok(a, 3 * PAGE, 0), 1 * PAGE); /* three 3-page holes: lowest */
-	assert_int_equal(allocator_alloc(a, PAGE, 32 * PAGE, &off), -ENOMEM);
+	assert_int_equal(st.free, (3 + 3 + 2 + 1 + 1) * PAGE);
+	assert_int_equal(st.free_extents, 5);
+	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
 
-static void test_aligned_scan_past_misfit(void **state)
+static void test_aligned_exact_hole(void **state)
 {
-	/* Pages [1,4), [6,9), [10,20): the smallest hole has no page aligned to 4, the next
-	 * one of the same size does (page 8), so it wins over the larger [10,20). */
-	static const uint64_t holes[] = {1, 3, 6, 3, 10, 10};
+	/* Two-page holes at 1 (not 4-page aligned) and 8 (aligned), and [20,30). */
+	static const uint64_t holes[] = {1, 2, 8, 2, 20, 10};
 	struct allocator *a = make_holes(holes, 3);
 
 	(void)state;
-	assert_int_equal(alloc_ok(a, PAGE, 4 * PAGE), 8 * PAGE);
-	assert_int_equal(alloc_ok(a, PAGE, 4 * PAGE), 12 * PAGE);
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 4 * PAGE), 8 * PAGE);  /* the aligned exact one */
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 4 * PAGE), 28 * PAGE); /* then the top */
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 0), 1 * PAGE);	      /* exact, unaligned */
+	allocator_destroy(a);
+}
+
+static void test_aligned_large_bottom(void **state)
+{
+	/* 600 pages (large) aligned to 1024: [1,1000) has no aligned start, [1500,2700)
+	 * has 2048, [3000,5000) has 3072. */
+	static const uint64_t holes[] = {1, 999, 1500, 1200, 3000, 2000};
+	struct allocator *a = make_holes(holes, 3);
+	uint64_t off;
+
+	(void)state;
+	assert_int_equal(alloc_ok(a, 600 * PAGE, 1024 * PAGE), 2048 * PAGE);
+	assert_int_equal(alloc_ok(a, 600 * PAGE, 1024 * PAGE), 3072 * PAGE);
+	assert_int_equal(alloc_ok(a, 600 * PAGE, 1024 * PAGE), 4096 * PAGE); /* [3672,5000) */
+	assert_int_equal(allocator_alloc(a, 600 * PAGE, 1024 * PAGE, &off), -ENOMEM);
+	assert_int_equal(alloc_ok(a, 600 * PAGE, 0), 1 * PAGE); /* unaligned: the lowest */
+	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
 
 static void test_aligned_fallback_past_scan_limit(void **state)
 {
-	/* 100 three-page holes with no 16-page-aligned start, then one of 18 pages at 1601. */
+	/* A hole of 18 pages at 1, then 100 three-page holes with no 16-page-aligned start.
+	 * Scanning from the top meets the misfits first; past the bound, any hole of
+	 * 2 + 15 pages must still be found. */
 	static uint64_t holes[2 * 101];
 	struct allocator *a;
 	int k;
 
 	(void)state;
-	for (k = 0; k < 100; k++) {
-		holes[2 * k] = 16 * k + 1;
+	holes[0] = 1;
+	holes[1] = 18;
+	for (k = 1; k <= 100; k++) {
+		holes[2 * k] = 16 * k + 49;
 		holes[2 * k + 1] = 3;
 	}
-	holes[200] = 1601;
-	holes[201] = 18;
 	a = make_holes(holes, 101);
-	assert_int_equal(alloc_ok(a, 2 * PAGE, 16 * PAGE), 1616 * PAGE);
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 16 * PAGE), 16 * PAGE);
+	allocator_destroy(a);
+}
+
+static void test_aligned_large_fallback_past_scan_limit(void **state)
+{
+	/* 1 GiB: large is more than 1024 pages. 70 holes of 1200 pages with no 2048-page-
+	 * aligned start for 1100 pages, then one of 3200 pages (>= 1100 + 2047) at 163841. */
+	static uint64_t holes[2 * 71];
+	struct allocator *a;
+	int k;
+
+	(void)state;
+	for (k = 0; k < 70; k++) {
+		holes[2 * k] = 2048 * k + 1;
+		holes[2 * k + 1] = 1200;
+	}
+	holes[140] = 163841;
+	holes[141] = 3200;
+	a = make_holes_in(1024 * MiB, holes, 71);
+	assert_int_equal(alloc_ok(a, 1100 * PAGE, 2048 * PAGE), 165888 * PAGE);
+	allocator_destroy(a);
+}
+
+static void test_aligned_fallback_smallest(void **state)
+{
+	/* No hole of 17 pages anywhere; 100 misfitting four-page holes above a three-page one
+	 * at 0 that holds two 16-page-aligned pages. Past the address-order bound, the
+	 * smallest candidates are tried, as exact best fit did. */
+	static uint64_t holes[2 * 101];
+	struct allocator *a;
+	int k;
+
+	(void)state;
+	holes[0] = 0;
+	holes[1] = 3;
+	for (k = 1; k <= 100; k++) {
+		holes[2 * k] = 16 * k + 1;
+		holes[2 * k + 1] = 4;
+	}
+	a = make_holes(holes, 101);
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 16 * PAGE), 0);
 	allocator_destroy(a);
 }
 
@@ -489,8 +729,10 @@ static void test_invalid_input(void **state)
 	(void)state;
 	assert_non_null(a);
 	assert_non_null(s);
-	x = alloc_ok(a, 3 * PAGE, 0);
-	y = alloc_ok(a, 5 * PAGE, 0);
+	x = 0; /* laid out by hand: [0,3) free, [3,8) used, the rest free */
+	y = 3 * PAGE;
+	assert_int_equal(allocator_reserve(a, x, 3 * PAGE), 0);
+	assert_int_equal(allocator_reserve(a, y, 5 * PAGE), 0);
 	assert_int_equal(allocator_release(a, x, 3 * PAGE), 0);
 	snap(a, s);
 	assert_int_equal(allocator_alloc(a, 0, 0, &off), -EINVAL);
@@ -548,7 +790,8 @@ static void test_new_and_round(void **state)
 	/* Alignment far beyond the region: only offset 0 qualifies, and nothing overflows. */
 	assert_int_equal(alloc_ok(a, 1, 1ULL << 63), 0);
 	assert_int_equal(allocator_alloc(a, 1, 1ULL << 63, &off), -ENOMEM);
-	assert_int_equal(alloc_ok(a, 1, 1), PAGE); /* small alignments are raised to the granule */
+	/* Small alignments are raised to the granule; small requests go to the top. */
+	assert_int_equal(alloc_ok(a, 1, 1), 9 * PAGE);
 	assert_int_equal(allocator_alloc(a, 9 * PAGE, 0, &off), -ENOMEM);
 	allocator_destroy(a);
 	allocator_destroy(NULL);
@@ -573,8 +816,10 @@ static void test_for_each_free_order(void **state)
 
 	(void)state;
 	assert_non_null(a);
-	for (i = 0; i < 8; i++)
-		o[i] = alloc_ok(a, (i + 1) * PAGE, 0);
+	for (i = 0; i < 8; i++) { /* laid out by hand, in address order */
+		o[i] = i ? o[i - 1] + i * PAGE : 0;
+		assert_int_equal(allocator_reserve(a, o[i], (i + 1) * PAGE), 0);
+	}
 	/* Free in an order unrelated to address or size. */
 	assert_int_equal(allocator_release(a, o[5], 6 * PAGE), 0);
 	assert_int_equal(allocator_release(a, o[1], 2 * PAGE), 0);
@@ -603,10 +848,18 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_and_round),
 		cmocka_unit_test(test_nv12_hole_reused),
-		cmocka_unit_test(test_best_fit_smallest_hole),
-		cmocka_unit_test(test_best_fit_aligned),
-		cmocka_unit_test(test_aligned_scan_past_misfit),
+		cmocka_unit_test(test_small_top_large_bottom),
+		cmocka_unit_test(test_small_highest_hole),
+		cmocka_unit_test(test_large_lowest_hole),
+		cmocka_unit_test(test_small_hole_reused),
+		cmocka_unit_test(test_threshold_scales_with_region),
+		cmocka_unit_test(test_fit_found_among_many_small_extents),
+		cmocka_unit_test(test_aligned_small_top),
+		cmocka_unit_test(test_aligned_exact_hole),
+		cmocka_unit_test(test_aligned_large_bottom),
 		cmocka_unit_test(test_aligned_fallback_past_scan_limit),
+		cmocka_unit_test(test_aligned_large_fallback_past_scan_limit),
+		cmocka_unit_test(test_aligned_fallback_smallest),
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_for_each_free_order),
 		cmocka_unit_test(test_coalesce_after_free_all),
