@@ -161,7 +161,11 @@ static int reply_alloc(struct client *c, const struct cmabuf_msg *m, struct buff
  */
 static void collect_releases(struct daemon *d)
 {
-	if (!d->retrying_pending)
+	if (d->retrying_pending)
+		return;
+	if (d->be->ops->collect)
+		d->be->ops->collect(d->be);
+	else
 		d->be->ops->dispatch(d->be);
 }
 

@@ -48,6 +48,11 @@ struct backend_ops {
 	int (*event_fd)(struct backend *be);
 	void (*dispatch)(struct backend *be);
 	/*
+	 * An allocation found no room: report every release that can be known
+	 * now, without waiting for the event fd. NULL: dispatch does that.
+	 */
+	void (*collect)(struct backend *be);
+	/*
 	 * Buffers still alive from an earlier daemon: fills up to cap entries
 	 * and returns how many exist (which may exceed cap), or a negative errno.
 	 */
@@ -72,6 +77,14 @@ struct backend {
 
 /* The emulated region: each buffer a sealed memfd of its size. */
 int backend_memfd_create(uint64_t region_size, struct backend **out);
+/*
+ * A buffer an earlier daemon left in systemd's file-descriptor store, before
+ * anything is exported; the backend owns fd from now on. Returns 1 if it is
+ * still held (list_live reports it), 0 if every holder had already closed it
+ * (dropped, and out of the store), -EINVAL if fd is not the memfd l describes
+ * (*why says how; closed, never adopted), or another negative errno.
+ */
+int backend_memfd_adopt(struct backend *be, int fd, const struct backend_live *l, const char **why);
 
 struct uio_region;
 /* The uio_cma stub's region, through its control device. */

@@ -5,36 +5,80 @@
  * default for a first run and for tests. Nothing here is physically
  * contiguous; device addresses are not real (backend.physical is false).
  *
- * A memfd gives no notice when its last reference closes, so a buffer counts
- * as released as soon as its owner lets go. That is safe here because every
- * buffer has its own pages: reusing its range in the emulated region can never
- * make two owners share memory.
+ * Release, as on the stub: a buffer is released when no process holds it any
+ * more (no descriptor, no mapping, nothing in flight in a socket), not when its
+ * owner frees it. The daemon keeps the description memfd_create() made; clients
+ * get a second one, opened through /proc/self/fd (dup, fork and SCM_RIGHTS all
+ * share it, and a mapping keeps it alive). The kernel counts writers among
+ * opened descriptions only, not memfd_create()'s own, so "does any client
+ * description remain?" is exactly "would a read lease be refused?": a read
+ * lease is granted only while the file is open for writing nowhere.
+ *
+ * Nothing tells us when to ask, so a buffer its owner let go is asked about
+ * 1 ms later, then after 2, 4, ... up to about a second between tries for as
+ * long as someone holds it; and every one of them at once when an allocation
+ * finds no room (collect). That keeps the request path as cheap as a plain dup
+ * (inotify on the inode would cost a watch and a second reopen per buffer, and
+ * since Linux 6.14 memfd_create()'s own description raises no events). The
+ * startup probe (leases_work) checks that the kernel still counts this way.
+ * Where leases are not to be had (fs.leases-enable=0), the old rule applies: a
+ * buffer counts as released when its owner lets go, which is safe for memory
+ * (every buffer has its own pages) but lets holders go uncharged.
+ *
+ * Descriptions opened O_RDONLY or O_PATH are not counted: one can be made from
+ * a client's descriptor (through /proc) and kept after the client let go, the
+ * one way around the charge left (docs/operations.md).
+ * Under systemd each buffer's daemon description also goes into the
+ * file-descriptor store (fdstore.h), so that a restarted daemon adopts it.
  */
+#include <bsd/sys/queue.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "fdstore.h"
+#include "log.h"
 #include "rbtree.h"
 
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
-/* The daemon keeps one reference per buffer so that it can drop the pages (purge). */
+/* Tries 1, 2, 4, ... 1024 ms apart: a buffer held for long costs a probe a second. */
+#define STEPS 11
+
 struct memfd_buffer {
 	uint64_t cookie;
+	uint64_t offset;
 	uint64_t size;
-	int fd;
-	RB_ENTRY(memfd_buffer) link;
+	int fd;	  /* memfd_create()'s description, the daemon's: purge, lease probe, store */
+	int step; /* while pending: which list, so the next try comes 2^step ms later */
+	bool pending;
+	uint64_t due_ms;
+	RB_ENTRY(memfd_buffer) by_cookie;
+	TAILQ_ENTRY(memfd_buffer) pending_link;
 };
 
 RB_HEAD(memfd_tree, memfd_buffer);
+TAILQ_HEAD(memfd_pending, memfd_buffer);
 
 struct memfd_backend {
 	struct backend be;
 	struct memfd_tree buffers;
+	/* One list per step: each is in due order, as every entry waited the same. */
+	struct memfd_pending pending[STEPS];
+	size_t npending;
+	int timer;   /* timerfd for the earliest due try; -1 without leases */
+	bool leases; /* the kernel answers "held by anyone else?"; else the old rule */
+	bool store;  /* under systemd: buffers go to the file-descriptor store */
+	bool warned_probe;
 };
 
 static int memfd_cmp(const struct memfd_buffer *a, const struct memfd_buffer *b)
@@ -42,7 +86,7 @@ static int memfd_cmp(const struct memfd_buffer *a, const struct memfd_buffer *b)
 	return a->cookie < b->cookie ? -1 : a->cookie > b->cookie;
 }
 
-RB_GENERATE_LOCAL(memfd_tree, memfd_buffer, link, memfd_cmp)
+RB_GENERATE_LOCAL(memfd_tree, memfd_buffer, by_cookie, memfd_cmp)
 
 static struct memfd_backend *to_memfd(struct backend *be)
 {
@@ -54,6 +98,19 @@ static struct memfd_buffer *lookup(struct backend *be, uint64_t cookie)
 	struct memfd_buffer key = {.cookie = cookie};
 
 	return RB_FIND(memfd_tree, &to_memfd(be)->buffers, &key);
+}
+
+static struct backend_live as_live(const struct memfd_buffer *mb)
+{
+	return (struct backend_live){.offset = mb->offset, .size = mb->size, .cookie = mb->cookie};
+}
+
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int new_memfd(const char *name, uint64_t size)
@@ -75,9 +132,152 @@ static int new_memfd(const char *name, uint64_t size)
 	return fd;
 }
 
+/* A new open file description of fd's file (dup would share fd's). */
+static int reopen(int fd)
+{
+	char path[32];
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ret = open(path, O_RDWR | O_CLOEXEC);
+	return ret < 0 ? -errno : ret;
+}
+
+/*
+ * 1 if no client description of the file is left (nobody can reach its memory
+ * but through ours), 0 if one is, or a negative errno when the kernel will not
+ * say. fd is memfd_create()'s description, which the kernel does not count.
+ */
+static int nobody_else_holds(int fd)
+{
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+		fcntl(fd, F_SETLEASE, F_UNLCK);
+		return 1;
+	}
+	return errno == EAGAIN || errno == EBUSY ? 0 : -errno;
+}
+
+/* ---- pending buffers: let go by their owner, maybe still held ---- */
+
+static void arm_timer(struct memfd_backend *m)
+{
+	struct itimerspec its = {{0, 0}, {0, 0}};
+	uint64_t due = UINT64_MAX, now;
+	int i;
+
+	for (i = 0; i < STEPS; i++)
+		if (!TAILQ_EMPTY(&m->pending[i]) && TAILQ_FIRST(&m->pending[i])->due_ms < due)
+			due = TAILQ_FIRST(&m->pending[i])->due_ms;
+	if (due != UINT64_MAX) { /* else disarmed */
+		now = monotonic_ms();
+		due = due > now ? due - now : 0;
+		its.it_value.tv_sec = (time_t)(due / 1000);
+		its.it_value.tv_nsec = due ? (long)(due % 1000) * 1000000L : 1; /* 0 would disarm */
+	}
+	timerfd_settime(m->timer, 0, &its, NULL);
+}
+
+static void unqueue(struct memfd_backend *m, struct memfd_buffer *mb)
+{
+	if (!mb->pending)
+		return;
+	TAILQ_REMOVE(&m->pending[mb->step], mb, pending_link);
+	mb->pending = false;
+	m->npending--;
+}
+
+static void enqueue(struct memfd_backend *m, struct memfd_buffer *mb, int step)
+{
+	unqueue(m, mb);
+	mb->step = step < STEPS ? step : STEPS - 1;
+	mb->due_ms = monotonic_ms() + (1u << mb->step);
+	mb->pending = true;
+	TAILQ_INSERT_TAIL(&m->pending[mb->step], mb, pending_link);
+	m->npending++;
+}
+
+enum forget_how {
+	FORGET_GONE,	 /* released or purged: out of the store too */
+	FORGET_STOPPING, /* the store keeps it for the next daemon */
+};
+
+static void forget(struct backend *be, struct memfd_buffer *mb, enum forget_how how)
+{
+	struct memfd_backend *m = to_memfd(be);
+	struct backend_live l = as_live(mb);
+
+	unqueue(m, mb);
+	RB_REMOVE(memfd_tree, &m->buffers, mb);
+	close(mb->fd);
+	free(mb);
+	if (how != FORGET_STOPPING && m->store)
+		fdstore_remove(&l);
+}
+
+static void report_released(struct backend *be, struct memfd_buffer *mb)
+{
+	uint64_t cookie = mb->cookie;
+
+	forget(be, mb, FORGET_GONE);
+	be->on_released(be->released_ctx, cookie);
+}
+
+/* Asks the kernel whether a pending buffer is still held; reports it released if not. */
+static void check(struct backend *be, struct memfd_buffer *mb)
+{
+	struct memfd_backend *m = to_memfd(be);
+	int ret = nobody_else_holds(mb->fd);
+
+	if (ret == 1) {
+		report_released(be, mb);
+		return;
+	}
+	if (ret < 0 && !m->warned_probe) {
+		log_error("memfd backend: the kernel will not say whether a buffer is still held "
+			  "(write lease: %s); such buffers stay allocated and are asked about again",
+			  strerror(-ret));
+		m->warned_probe = true;
+	}
+	enqueue(m, mb, mb->step + 1); /* held (or unknown: never hand it out twice) */
+}
+
+/*
+ * Checks the due pending buffers, or all of them. The cookies are taken first:
+ * a release lets the daemon place waiting allocations, which may purge (and
+ * so forget) other buffers before the walk gets to them.
+ */
+static void check_pending(struct backend *be, bool all)
+{
+	struct memfd_backend *m = to_memfd(be);
+	uint64_t now = monotonic_ms(), *cookies;
+	struct memfd_buffer *mb;
+	size_t n = 0, i;
+	int s;
+
+	cookies = malloc((m->npending ? m->npending : 1) * sizeof(*cookies));
+	if (!cookies)
+		return; /* the timer stays armed: next time */
+	for (s = 0; s < STEPS; s++)
+		TAILQ_FOREACH (mb, &m->pending[s], pending_link) {
+			if (!all && mb->due_ms > now)
+				break; /* the rest of this list is later still */
+			cookies[n++] = mb->cookie;
+		}
+	for (i = 0; i < n; i++) {
+		mb = lookup(be, cookies[i]);
+		if (mb && mb->pending)
+			check(be, mb);
+	}
+	free(cookies);
+	arm_timer(m);
+}
+
+/* ---- backend operations ---- */
+
 static int memfd_export(struct backend *be, uint64_t offset, uint64_t size, uint64_t cookie,
 			const char *name, int *fd_out)
 {
+	struct memfd_backend *m = to_memfd(be);
 	struct memfd_buffer *mb = calloc(1, sizeof(*mb));
 	int fd = mb ? new_memfd(name, size) : -ENOMEM;
 
@@ -85,33 +285,48 @@ static int memfd_export(struct backend *be, uint64_t offset, uint64_t size, uint
 		free(mb);
 		return fd;
 	}
-	mb->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (mb->fd < 0) {
-		close(fd);
+	/* The client's description is the counted one; without leases a dup will do. */
+	mb->fd = fd;
+	fd = m->leases ? reopen(fd) : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		int err = m->leases ? fd : -errno;
+
+		close(mb->fd);
 		free(mb);
-		return -errno;
+		return err;
 	}
 	mb->cookie = cookie;
+	mb->offset = offset;
 	mb->size = size;
-	RB_INSERT(memfd_tree, &to_memfd(be)->buffers, mb);
+	RB_INSERT(memfd_tree, &m->buffers, mb);
+	/* Not under systemd, this costs nothing: the hot path stays as it was. */
+	if (m->store && fdstore_put(mb->fd, &(struct backend_live){offset, size, cookie}) < 0)
+		log_warn("buffer cookie 0x%" PRIx64 " could not go into systemd's file-descriptor "
+			 "store: it will not survive a daemon crash",
+			 cookie);
 	*fd_out = fd;
 	return 0;
 }
 
-static void forget(struct backend *be, struct memfd_buffer *mb)
-{
-	RB_REMOVE(memfd_tree, &to_memfd(be)->buffers, mb);
-	close(mb->fd);
-	free(mb);
-}
-
+/*
+ * The owner let go. Its FREE usually arrives before it has closed its
+ * descriptor, so the first question waits a millisecond.
+ */
 static void memfd_unexport(struct backend *be, uint64_t cookie)
 {
+	struct memfd_backend *m = to_memfd(be);
 	struct memfd_buffer *mb = lookup(be, cookie);
 
-	if (mb)
-		forget(be, mb);
-	be->on_released(be->released_ctx, cookie);
+	if (!mb) {
+		be->on_released(be->released_ctx, cookie);
+		return;
+	}
+	if (!m->leases) {
+		report_released(be, mb);
+		return;
+	}
+	enqueue(m, mb, 0);
+	arm_timer(m);
 }
 
 /* Drops the pages: holders read zeros from now on, and the range is free. */
@@ -123,32 +338,60 @@ static int memfd_revoke(struct backend *be, uint64_t cookie)
 		return -ENOENT;
 	if (fallocate(mb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)mb->size) < 0)
 		return -errno;
-	forget(be, mb);
+	forget(be, mb, FORGET_GONE);
 	return 0;
 }
 
 static int memfd_event_fd(struct backend *be)
 {
-	return -1;
+	return to_memfd(be)->timer;
 }
 
+/* The timer fired: ask about the buffers that are due. */
 static void memfd_dispatch(struct backend *be)
 {
+	struct memfd_backend *m = to_memfd(be);
+	uint64_t ticks;
+
+	if (m->timer < 0)
+		return;
+	if (read(m->timer, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
+		log_error("memfd backend: reading the release timer: %s", strerror(errno));
+	check_pending(be, false);
 }
 
-/* memfd buffers die with the daemon that made them: nothing survives to list. */
+/* An allocation found no room: ask about every pending buffer now. */
+static void memfd_collect(struct backend *be)
+{
+	if (to_memfd(be)->npending)
+		check_pending(be, true);
+}
+
+/* At startup: every buffer here came from the store. */
 static int memfd_list_live(struct backend *be, struct backend_live *out, size_t cap)
 {
-	return 0;
+	struct memfd_buffer *mb;
+	size_t n = 0;
+
+	RB_FOREACH (mb, memfd_tree, &to_memfd(be)->buffers) {
+		if (n < cap)
+			out[n] = as_live(mb);
+		n++;
+	}
+	return (int)n;
 }
 
+/* Stopping: the store keeps the buffers for the next daemon. */
 static void memfd_destroy(struct backend *be)
 {
+	struct memfd_backend *m = to_memfd(be);
 	struct memfd_buffer *mb;
 
-	while ((mb = RB_MIN(memfd_tree, &to_memfd(be)->buffers)))
-		forget(be, mb);
-	free(to_memfd(be));
+	while ((mb = RB_MIN(memfd_tree, &m->buffers)))
+		forget(be, mb, FORGET_STOPPING);
+	if (m->timer >= 0)
+		close(m->timer);
+	free(m);
 }
 
 static const struct backend_ops memfd_ops = {
@@ -157,17 +400,105 @@ static const struct backend_ops memfd_ops = {
 	.revoke = memfd_revoke,
 	.event_fd = memfd_event_fd,
 	.dispatch = memfd_dispatch,
+	.collect = memfd_collect,
 	.list_live = memfd_list_live,
 	.destroy = memfd_destroy,
 };
 
+/* Why a stored descriptor is not one of our buffers, or NULL if it is. */
+static const char *not_ours(struct memfd_backend *m, int fd, const struct backend_live *l)
+{
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct memfd_buffer *mb;
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS);
+
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || seals < 0)
+		return "not a memfd";
+	if ((seals & SEALS) != SEALS)
+		return "a memfd without cmabuf's seals";
+	if ((uint64_t)st.st_size != l->size)
+		return "a memfd of another size than its name says";
+	if ((fcntl(fd, F_GETFL) & O_ACCMODE) != O_RDWR)
+		return "not open for reading and writing";
+	if (l->size == 0 || l->offset % page || l->size % page || l->offset > m->be.size ||
+	    l->size > m->be.size - l->offset)
+		return "outside this daemon's region (was --region-size changed?)";
+	if (lookup(&m->be, l->cookie))
+		return "a second descriptor for the same buffer";
+	RB_FOREACH (mb, memfd_tree, &m->buffers)
+		if (l->offset < mb->offset + mb->size && mb->offset < l->offset + l->size)
+			return "overlapping another stored buffer";
+	return NULL;
+}
+
+int backend_memfd_adopt(struct backend *be, int fd, const struct backend_live *l, const char **why)
+{
+	struct memfd_backend *m = to_memfd(be);
+	struct memfd_buffer *mb;
+
+	*why = not_ours(m, fd, l);
+	mb = *why ? NULL : calloc(1, sizeof(*mb));
+	if (!mb) {
+		close(fd);
+		return *why ? -EINVAL : -ENOMEM;
+	}
+	mb->cookie = l->cookie;
+	mb->offset = l->offset;
+	mb->size = l->size;
+	mb->fd = fd;
+	RB_INSERT(memfd_tree, &m->buffers, mb);
+	if (m->leases && nobody_else_holds(fd) == 1) {
+		forget(be, mb, FORGET_GONE); /* every holder closed it with the old daemon */
+		return 0;
+	}
+	/* Held, or the kernel will not say: keep it (never hand it out twice), ask again. */
+	if (m->leases) {
+		enqueue(m, mb, 0);
+		arm_timer(m);
+	}
+	return 1;
+}
+
+/*
+ * Whether the kernel answers the lease question as nobody_else_holds() needs:
+ * a client's description must block the lease, and its close let it through.
+ */
+static bool leases_work(void)
+{
+	int own = new_memfd("lease-probe", 4096), client = own < 0 ? own : reopen(own);
+	bool works = client >= 0 && nobody_else_holds(own) == 0;
+
+	if (client >= 0)
+		close(client);
+	works = works && nobody_else_holds(own) == 1;
+	if (own >= 0)
+		close(own);
+	return works;
+}
+
 int backend_memfd_create(uint64_t region_size, struct backend **out)
 {
 	struct memfd_backend *m = calloc(1, sizeof(*m));
+	int i;
 
 	if (!m)
 		return -ENOMEM;
 	RB_INIT(&m->buffers);
+	for (i = 0; i < STEPS; i++)
+		TAILQ_INIT(&m->pending[i]);
+	m->timer = -1;
+	m->leases = leases_work();
+	if (m->leases)
+		m->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (m->timer < 0) {
+		log_warn("memfd backend: the kernel will not say when a buffer is no longer held "
+			 "(%s): a buffer counts as released when its owner lets go, even if "
+			 "another process still holds it",
+			 m->leases ? strerror(errno) : "no write leases on memfds");
+		m->leases = false;
+	}
+	m->store = fdstore_available();
 	m->be.ops = &memfd_ops;
 	m->be.name = "memfd";
 	m->be.base = 0;

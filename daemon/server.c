@@ -13,6 +13,7 @@
 #include "admission.h"
 #include "client.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "log.h"
 #include "server.h"
 
@@ -82,20 +83,23 @@ static int bind_socket(const struct options *opt, bool *stale)
 	return fd;
 }
 
-/* systemd socket activation: exactly one SEQPACKET socket. */
+/*
+ * systemd socket activation: exactly one SEQPACKET socket. Buffers from the
+ * file-descriptor store come in the same LISTEN_FDS; they are not ours here.
+ */
 static int inherited_socket(void)
 {
-	int n = sd_listen_fds(1);
+	int fd = -1, n = passed_fds_others(&fd);
 
 	if (n <= 0)
 		return -ENOENT;
-	if (n > 1 || sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+	if (n > 1 || sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
 		log_error("systemd passed %d sockets; expected one listening SOCK_SEQPACKET socket",
 			  n);
 		return -EINVAL;
 	}
-	fcntl(SD_LISTEN_FDS_START, F_SETFL, O_NONBLOCK);
-	return SD_LISTEN_FDS_START;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	return fd;
 }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg)

@@ -17,6 +17,7 @@
 #include "allocator.h"
 #include "backend.h"
 #include "daemon.h"
+#include "fdstore.h"
 #include "log.h"
 #include "metrics_file.h"
 #include "notify.h"
@@ -98,6 +99,57 @@ static int adopt_survivors(struct daemon *d)
 		 "return to the pool when their holders close them",
 		 i, (double)d->ledger.pending_release_bytes / 1048576.0);
 	return 0;
+}
+
+struct stored_tally {
+	struct daemon *d;
+	unsigned held, closed, refused, foreign;
+};
+
+static void take_stored_buffer(void *ctx, int fd, const struct backend_live *l, const char *name)
+{
+	struct stored_tally *t = ctx;
+	const char *why = NULL;
+	int ret;
+
+	if (strcmp(t->d->be->name, "memfd") != 0) { /* an earlier memfd daemon's */
+		close(fd);
+		fdstore_remove_name(name);
+		t->foreign++;
+		return;
+	}
+	ret = backend_memfd_adopt(t->d->be, fd, l, &why);
+	if (ret >= 0) {
+		*(ret ? &t->held : &t->closed) += 1;
+		return;
+	}
+	t->refused++;
+	log_warn("file-descriptor store: %s refused: %s; closed, never adopted", name,
+		 why ? why : strerror(-ret));
+	if (ret == -EINVAL && !strstr(why, "same buffer")) /* that name may be the adopted one's */
+		fdstore_remove_name(name);
+}
+
+/*
+ * memfd buffers an earlier daemon put in systemd's file-descriptor store,
+ * before adopt_survivors() lists them. Those whose holders all closed them
+ * while no daemon watched are dropped here: nobody can reach them any more.
+ */
+static void take_stored_buffers(struct daemon *d)
+{
+	struct stored_tally t = {.d = d};
+
+	passed_fds_take_buffers(take_stored_buffer, &t);
+	if (t.foreign)
+		log_warn("file-descriptor store: %u memfd buffers from an earlier cmabufd came "
+			 "back, but this one runs the %s backend: closed and removed from the "
+			 "store; "
+			 "their holders keep valid memory, but nobody tracks or charges it",
+			 t.foreign, d->be->name);
+	if (t.held + t.closed + t.refused)
+		log_info("file-descriptor store: %u buffers from an earlier cmabufd: %u still held "
+			 "(adopted), %u already closed by all their holders (released), %u refused",
+			 t.held + t.closed + t.refused, t.held, t.closed, t.refused);
 }
 
 static int load_policy(struct daemon *d)
@@ -182,6 +234,33 @@ static const char *listening_path(const struct daemon *d, struct sockaddr_un *sa
 	return sa->sun_path;
 }
 
+/* After a crash: what came back, and exactly what could not. */
+static void say_what_survived(const struct daemon *d)
+{
+	bool memfd = strcmp(d->be->name, "memfd") == 0;
+
+	if (memfd && fdstore_available())
+		log_info("memfd buffers go into systemd's file-descriptor store, so that they "
+			 "survive a daemon crash%s%s",
+			 getenv("FDSTORE") ? "; room for " : "",
+			 getenv("FDSTORE") ? getenv("FDSTORE") : "");
+	if (!d->after_crash)
+		return;
+	if (memfd && !fdstore_available())
+		log_warn("an earlier cmabufd did not shut down cleanly; the memfd backend cannot "
+			 "recover its buffers: not started by systemd (NOTIFY_SOCKET unset), so "
+			 "there is no file-descriptor store and how many buffers there were is "
+			 "unknown. Their holders keep valid memory, but this daemon does not track "
+			 "or charge them, and may hand their offsets out again (memfd pages are "
+			 "never shared, so no memory is)");
+	else if (memfd)
+		log_info("an earlier cmabufd did not shut down cleanly; its live buffers, if any, "
+			 "were recovered from systemd's file-descriptor store");
+	else
+		log_info("an earlier cmabufd did not shut down cleanly; its live buffers, if any, "
+			 "were recovered from the stub's list");
+}
+
 static void announce(const struct daemon *d, const char *why)
 {
 	struct sockaddr_un sa;
@@ -195,15 +274,7 @@ static void announce(const struct daemon *d, const char *why)
 			 d->policy.cfg.npools, d->policy.cfg.nclasses);
 	else
 		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
-	if (d->after_crash && !d->be->ops->clear) /* memfd: nothing to list */
-		log_warn("an earlier cmabufd did not shut down cleanly; the memfd backend cannot "
-			 "recover its buffers: their holders keep valid memory, but this daemon "
-			 "does "
-			 "not track or charge them");
-	else if (d->after_crash)
-		log_info("an earlier cmabufd did not shut down cleanly; its live buffers, if any, "
-			 "were "
-			 "recovered from the stub's list");
+	say_what_survived(d);
 	sd_notifyf(0, "READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving", d->be->name,
 		   d->be->size >> 20);
 }
@@ -228,6 +299,7 @@ static int finish_setup(struct daemon *d, const char *why)
 		if (!d->ev_backend || event_add(d->ev_backend, NULL) < 0)
 			return -ENOMEM;
 	}
+	take_stored_buffers(d);
 	ret = adopt_survivors(d);
 	if (ret == 0 && d->be->ops->clear)
 		ret = zero_free_space(d);
@@ -283,8 +355,10 @@ static int wait_for_region(struct daemon *d)
 int daemon_start(struct daemon *d)
 {
 	const char *why = "";
-	int ret = open_backend(d, &why);
+	int ret = passed_fds_collect();
 
+	if (ret == 0)
+		ret = open_backend(d, &why);
 	if (ret == -ENOENT && d->opt->backend == BACKEND_UIO)
 		return wait_for_region(d);
 	if (ret < 0)

@@ -88,6 +88,8 @@ static void good_client_still_served(const struct test_daemon *td)
 	assert_int_equal(cmabuf_alloc(cb, &d, &b), 0);
 	assert_int_equal(cmabuf_free(b), 0);
 	cmabuf_disconnect(cb);
+	/* Released once the backend sees it closed (memfd asks the kernel 1 ms later). */
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
 }
 
 static void version_mismatch_is_explained(void **state)

@@ -64,6 +64,14 @@ class Client:
     def free(self, id_):
         t, _ = self.request(FREE, struct.pack("=Q", id_))
         assert t == OK, t
+        # This client closed its descriptor long ago, so the backend finds the buffer
+        # released soon after the FREE (memfd asks the kernel a millisecond later):
+        # wait for that, so that what is shown next is the settled state.
+        end = time.monotonic() + 5
+        while any(b[0] == id_ for b in self.buffers()):
+            if time.monotonic() > end:
+                fail("buffer %d still listed 5 s after its FREE" % id_)
+            time.sleep(0.01)
 
     def pages(self, type_, reply, first, entry_fmt, next_key):
         out, key = [], first
