@@ -147,15 +147,15 @@ static int reopen(int fd)
  * 1 if no client description of the file is left (nobody can reach its memory
  * but through ours), 0 if one is, or a negative errno when the kernel will not
  * say. fd is memfd_create()'s description, which the kernel does not count.
+ * On 1 the lease is still held: every caller closes fd at once, which drops it.
  */
 static int nobody_else_holds(int fd)
 {
-	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
-		fcntl(fd, F_SETLEASE, F_UNLCK);
+	if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0)
 		return 1;
-	}
 	return errno == EAGAIN || errno == EBUSY ? 0 : -errno;
 }
+
 
 /* ---- pending buffers: let go by their owner, maybe still held ---- */
 

@@ -80,6 +80,11 @@ int main(int argc, char **argv)
 		return ret > 0 ? EXIT_SUCCESS : 2;
 	log_init(opt.verbose);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * The memfd backend takes a read lease for the instant it asks whether a
+	 * buffer is still held; a lease break in that instant must not kill us.
+	 */
+	signal(SIGIO, SIG_IGN);
 	memset(&d, 0, sizeof(d));
 	d.opt = &opt;
 	d.listen_fd = -1;
