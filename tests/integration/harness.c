@@ -212,3 +212,23 @@ int pattern_check(const void *p, uint64_t size, uint32_t seed)
 	}
 	return 0;
 }
+
+long test_daemon_proc_status(const struct test_daemon *td, const char *field)
+{
+	size_t len = strlen(field);
+	char path[64], line[256];
+	long v = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)td->pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, field, len) == 0 && line[len] == ':') {
+			v = strtol(line + len + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}

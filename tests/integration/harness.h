@@ -31,8 +31,17 @@ int test_daemon_stop(struct test_daemon *td);
 int test_daemon_status(const struct test_daemon *td, struct cmabuf_msg_status_reply *st);
 /* Polls until the daemon holds exactly n buffers and zeroes nothing (5 s at most). */
 int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n);
-/* Number of open descriptors in the daemon process. */
+/*
+ * Number of open descriptors in the daemon process, or a negative errno: two
+ * failures compare equal, so check it before comparing counts.
+ */
 int test_daemon_fd_count(const struct test_daemon *td);
+
+/*
+ * A numeric field of /proc/PID/status for the daemon ("VmRSS" is in KiB):
+ * the value, or a negative errno (no such process, no such field).
+ */
+long test_daemon_proc_status(const struct test_daemon *td, const char *field);
 
 /* Fills/checks a buffer with a pattern derived from seed. */
 void pattern_fill(void *p, uint64_t size, uint32_t seed);
