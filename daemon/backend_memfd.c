@@ -75,7 +75,8 @@ struct memfd_backend {
 	/* One list per step: each is in due order, as every entry waited the same. */
 	struct memfd_pending pending[STEPS];
 	size_t npending;
-	int timer;   /* timerfd for the earliest due try; -1 without leases */
+	int timer;	   /* timerfd for the earliest due try; -1 without leases */
+	uint64_t armed_ms; /* when it fires (monotonic ms), UINT64_MAX if it will not */
 	bool leases; /* the kernel answers "held by anyone else?"; else the old rule */
 	bool store;  /* under systemd: buffers go to the file-descriptor store */
 	bool warned_probe;
@@ -159,6 +160,12 @@ static int nobody_else_holds(int fd)
 
 /* ---- pending buffers: let go by their owner, maybe still held ---- */
 
+/*
+ * Sets the timer for the earliest due try, unless it is already set that
+ * early: every FREE makes a try due, and reprogramming a timer is not free
+ * (in a VM, an exit per call). A timer left set when nothing is due any more
+ * only wakes the loop once for nothing.
+ */
 static void arm_timer(struct memfd_backend *m)
 {
 	struct itimerspec its = {{0, 0}, {0, 0}};
@@ -168,12 +175,13 @@ static void arm_timer(struct memfd_backend *m)
 	for (i = 0; i < STEPS; i++)
 		if (!TAILQ_EMPTY(&m->pending[i]) && TAILQ_FIRST(&m->pending[i])->due_ms < due)
 			due = TAILQ_FIRST(&m->pending[i])->due_ms;
-	if (due != UINT64_MAX) { /* else disarmed */
-		now = monotonic_ms();
-		due = due > now ? due - now : 0;
-		its.it_value.tv_sec = (time_t)(due / 1000);
-		its.it_value.tv_nsec = due ? (long)(due % 1000) * 1000000L : 1; /* 0 would disarm */
-	}
+	if (due == UINT64_MAX || due >= m->armed_ms)
+		return;
+	m->armed_ms = due;
+	now = monotonic_ms();
+	due = due > now ? due - now : 0;
+	its.it_value.tv_sec = (time_t)(due / 1000);
+	its.it_value.tv_nsec = due ? (long)(due % 1000) * 1000000L : 1; /* 0 would disarm */
 	timerfd_settime(m->timer, 0, &its, NULL);
 }
 
@@ -357,6 +365,7 @@ static void memfd_dispatch(struct backend *be)
 		return;
 	if (read(m->timer, &ticks, sizeof(ticks)) < 0 && errno != EAGAIN)
 		log_error("memfd backend: reading the release timer: %s", strerror(errno));
+	m->armed_ms = UINT64_MAX; /* it fired: one-shot */
 	check_pending(be, false);
 }
 
@@ -488,6 +497,7 @@ int backend_memfd_create(uint64_t region_size, struct backend **out)
 	for (i = 0; i < STEPS; i++)
 		TAILQ_INIT(&m->pending[i]);
 	m->timer = -1;
+	m->armed_ms = UINT64_MAX;
 	m->leases = leases_work();
 	if (m->leases)
 		m->timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
