@@ -14,10 +14,11 @@
  * description remain?" is exactly "would a read lease be refused?": a read
  * lease is granted only while the file is open for writing nowhere.
  *
- * Nothing tells us when to ask, so a buffer its owner let go is asked about
- * 1 ms later, then after 2, 4, ... up to about a second between tries for as
- * long as someone holds it; and every one of them at once when an allocation
- * finds no room (collect). That keeps the request path as cheap as a plain dup
+ * Nothing tells us when to ask, so a buffer is asked about when its owner lets
+ * go (cmabuf_free() closes its descriptor first, so that usually settles it),
+ * then 1, 2, 4, ... up to about a second apart for as long as someone else
+ * holds it; and every one of them at once when an allocation finds no room
+ * (collect). That keeps the request path as cheap as a plain dup
  * (inotify on the inode would cost a watch and a second reopen per buffer, and
  * since Linux 6.14 memfd_create()'s own description raises no events). The
  * startup probe (leases_work) checks that the kernel still counts this way.
@@ -242,7 +243,7 @@ static void check(struct backend *be, struct memfd_buffer *mb)
 	}
 	if (ret < 0 && !m->warned_probe) {
 		log_error("memfd backend: the kernel will not say whether a buffer is still held "
-			  "(write lease: %s); such buffers stay allocated and are asked about again",
+			  "(lease: %s); such buffers stay allocated and are asked about again",
 			  strerror(-ret));
 		m->warned_probe = true;
 	}
@@ -317,8 +318,9 @@ static int memfd_export(struct backend *be, uint64_t offset, uint64_t size, uint
 }
 
 /*
- * The owner let go. Its FREE usually arrives before it has closed its
- * descriptor, so the first question waits a millisecond.
+ * The owner let go. cmabuf_free() closes its descriptor before it sends the
+ * FREE, and a client that disconnected has nothing open either, so usually the
+ * first question already finds the buffer released; if not, it is asked again.
  */
 static void memfd_unexport(struct backend *be, uint64_t cookie)
 {
@@ -333,8 +335,10 @@ static void memfd_unexport(struct backend *be, uint64_t cookie)
 		report_released(be, mb);
 		return;
 	}
-	enqueue(m, mb, 0);
-	arm_timer(m);
+	mb->step = -1; /* so that check() queues it at step 0 */
+	check(be, mb);
+	if (lookup(be, cookie))
+		arm_timer(m);
 }
 
 /* Drops the pages: holders read zeros from now on, and the range is free. */

@@ -72,7 +72,7 @@ void cmabuf_disconnect(struct cmabuf *cb);
 int cmabuf_alloc(struct cmabuf *cb, const struct cmabuf_alloc_desc *desc,
 		 struct cmabuf_buffer **out);
 /*
- * Tells the daemon, unmaps, closes the fd and frees the handle (even if the
+ * Unmaps, closes the fd, tells the daemon and frees the handle (even if the
  * daemon is gone). It does not wait for an answer: 0 means the daemon was told,
  * a negative errno that it could not be (-ENOTCONN after a disconnect). This
  * connection's next request is handled after the FREE, so it sees the range

@@ -191,12 +191,16 @@ EXPORT int cmabuf_free(struct cmabuf_buffer *buf)
 	if (!buf)
 		return 0;
 	/*
-	 * No reply to wait for (half the cost of an alloc/free pair), and the
-	 * daemon reads this connection in order, so our next ALLOC already sees
-	 * the range. Sent before closing all the same, so that the stub's release
-	 * event usually finds the buffer let go; when it does not, the daemon
-	 * handles the release first and ignores the FREE.
+	 * Our references go first, so that a backend asked about the buffer when
+	 * the FREE arrives can already tell whether anyone else holds it (the
+	 * memfd backend then releases it at once; the stub may even report the
+	 * release first, which the daemon handles by ignoring the FREE). No reply
+	 * to wait for: that would double the cost of an alloc/free pair, and the
+	 * daemon reads this connection in order, so our next ALLOC sees the range.
 	 */
+	if (buf->map)
+		munmap(buf->map, buf->size);
+	close(buf->fd);
 	memset(&req, 0, sizeof(req));
 	req.id = buf->id;
 	pthread_mutex_lock(&buf->cb->lock);
@@ -208,9 +212,6 @@ EXPORT int cmabuf_free(struct cmabuf_buffer *buf)
 	if (buf->next)
 		buf->next->prev = buf->prev;
 	pthread_mutex_unlock(&buf->cb->lock);
-	if (buf->map)
-		munmap(buf->map, buf->size);
-	close(buf->fd);
 	cb_unref(buf->cb);
 	free(buf);
 	return ret;
