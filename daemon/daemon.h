@@ -74,6 +74,12 @@ void daemon_range_free(struct daemon *d, uint64_t offset, uint64_t size);
 /* The zeroing thread finished a range (the zeroing_done_fn). */
 void daemon_range_zeroed(void *ctx, uint64_t offset, uint64_t size, int err);
 
+/*
+ * Stopping: the ledger's entries go (buffers still held elsewhere stay with
+ * the backend: the stub's exports, the memfd store), so nothing is leaked.
+ */
+void daemon_forget_all_buffers(struct daemon *d);
+
 /* Owner lets go (FREE or disconnect); the buffer stays charged until released. */
 void daemon_buffer_unexport(struct daemon *d, struct buffer *b);
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "fdstore.h"
+#include "notify_socket.h"
 #include "log.h"
 
 bool fdstore_available(void)
@@ -60,20 +61,26 @@ bool fdstore_parse_name(const char *name, struct backend_live *l)
 int fdstore_put(int fd, const struct backend_live *l)
 {
 	char name[FDSTORE_NAME_LEN], msg[FDSTORE_NAME_LEN + 32];
-	int ret;
 
 	fdstore_name(name, l);
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	ret = sd_pid_notify_with_fds(0, 0, msg, &fd, 1);
-	return ret < 0 ? ret : ret == 0 ? -ENOENT : 0;
+	return notify_socket_send(msg, fd);
 }
 
+/*
+ * A removal that does not reach systemd leaves a stale descriptor in the
+ * store; the next daemon finds nobody else holding it and drops it then.
+ */
 void fdstore_remove_name(const char *name)
 {
 	char msg[FDSTORE_NAME_LEN + 32];
+	int ret;
 
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	sd_pid_notify(0, 0, msg);
+	ret = notify_socket_send(msg, -1);
+	if (ret < 0)
+		log_warn("could not tell systemd to drop %s from the file-descriptor store: %s",
+			 name, strerror(-ret));
 }
 
 void fdstore_remove(const struct backend_live *l)

@@ -12,6 +12,7 @@
 #include "log.h"
 #include "policy.h"
 #include "startup.h"
+#include "notify_socket.h"
 
 uint64_t now_ms(int clock_id)
 {
@@ -26,7 +27,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 
 	log_info("%s received, shutting down", strsignal((int)sig));
-	sd_notify(0, "STOPPING=1");
+	notify_socket_send("STOPPING=1", -1);
 	event_base_loopexit(d->base, NULL);
 }
 
@@ -36,14 +37,14 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	struct daemon *d = arg;
 	char err[512];
 
-	sd_notify(0, "RELOADING=1");
+	notify_socket_send("RELOADING=1", -1);
 	if (policy_reload(d, err, sizeof(err)) < 0)
 		log_error("reload refused, keeping the previous policy: %s", err);
 	else
 		log_info("reloaded %s: %u pools, %u classes", d->policy.path, d->policy.cfg.npools,
 			 d->policy.cfg.nclasses);
 	d->stats.reloads++;
-	sd_notify(0, "READY=1");
+	notify_socket_send("READY=1", -1);
 }
 
 static int run(struct daemon *d)

@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "notify.h"
 #include "zeroing.h"
+#include "notify_socket.h"
 
 #define MiB(x) ((double)(x) / (1024.0 * 1024.0))
 
@@ -28,14 +29,14 @@ static void on_status_tick(evutil_socket_t fd, short what, void *arg)
 		 d->be->name, d->ledger.count, MiB(st.used - zeroing_pending(d->zeroing)),
 		 MiB(st.free), MiB(st.largest_free), d->nclients);
 	if (strcmp(status, d->last_status) != 0) {
-		sd_notify(0, status);
+		notify_socket_send(status, -1);
 		memcpy(d->last_status, status, sizeof(d->last_status));
 	}
 }
 
 static void on_watchdog_tick(evutil_socket_t fd, short what, void *arg)
 {
-	sd_notify(0, "WATCHDOG=1");
+	notify_socket_send("WATCHDOG=1", -1);
 }
 
 static struct event *every(struct daemon *d, uint64_t usec, event_callback_fn fn)

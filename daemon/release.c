@@ -73,6 +73,14 @@ static void forget_buffer(struct daemon *d, struct buffer *b)
 	free(b);
 }
 
+void daemon_forget_all_buffers(struct daemon *d)
+{
+	struct buffer *b;
+
+	while ((b = ledger_next_after(&d->ledger, 0)))
+		forget_buffer(d, b);
+}
+
 void daemon_buffer_unexport(struct daemon *d, struct buffer *b)
 {
 	b->let_go = true;

@@ -27,6 +27,7 @@
 #include "startup.h"
 #include "uio_locate.h"
 #include "zeroing.h"
+#include "notify_socket.h"
 
 static void on_backend_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -275,7 +276,7 @@ static void announce(const struct daemon *d, const char *why)
 	else
 		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
 	say_what_survived(d);
-	sd_notifyf(0, "READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving", d->be->name,
+	notify_socket_sendf("READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving", d->be->name,
 		   d->be->size >> 20);
 }
 
@@ -348,7 +349,7 @@ static int wait_for_region(struct daemon *d)
 		return -ENOMEM;
 	log_info("--backend=uio: no uio_cma region yet; waiting for one to appear "
 		 "(load the uio_cma module, see docs/kmod.md)");
-	sd_notify(0, "STATUS=waiting for a uio_cma region");
+	notify_socket_send("STATUS=waiting for a uio_cma region", -1);
 	return 0;
 }
 
@@ -371,6 +372,7 @@ void daemon_stop(struct daemon *d)
 	metrics_file_stop(d);
 	notify_stop(d);
 	server_stop(d);
+	daemon_forget_all_buffers(d);
 	if (d->ev_monitor)
 		event_free(d->ev_monitor);
 	uio_monitor_free(d->monitor);

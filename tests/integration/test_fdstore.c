@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -58,6 +59,7 @@ struct fake_systemd {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	bool stop;
+	bool paused; /* a systemd that is behind: nothing is read */
 	struct stored fds[MAX_STORED];
 	int n;
 	unsigned removes, readies;
@@ -145,6 +147,10 @@ static void *systemd_main(void *arg)
 		int fds[16], nfds = 0;
 		ssize_t n;
 
+		if (__atomic_load_n(&s->paused, __ATOMIC_ACQUIRE)) {
+			sleep_ms(5);
+			continue;
+		}
 		if (poll(&p, 1, 20) <= 0)
 			continue;
 		n = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
@@ -343,8 +349,10 @@ static int service_spawn(struct service *sv, bool socket_unit, bool store)
 	sv->td.pid = fork();
 	if (sv->td.pid < 0)
 		return -errno;
-	if (sv->td.pid == 0)
+	if (sv->td.pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* outlives no failed test */
 		exec_service(sv, &l);
+	}
 	for (i = 0; i < 500; i++) {
 		if (cmabuf_conn_open(&c, sv->td.socket) == 0) {
 			cmabuf_conn_close(&c);
@@ -504,8 +512,10 @@ static void start_holder(struct holder_proc *h, const char *socket, uint32_t see
 	assert_int_equal(pipe2(report, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(cmd, O_CLOEXEC), 0);
 	h->pid = fork();
-	if (h->pid == 0)
+	if (h->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test must not leave it behind */
 		_exit(holder(socket, report[1], cmd[0], seed));
+	}
 	close(report[1]);
 	close(cmd[0]);
 	h->report = report[0];
@@ -579,8 +589,10 @@ static void survivors_of_kill_9_come_back_from_the_store(void **state)
 	service_init(&sv);
 	assert_int_equal(service_spawn(&sv, true, true), 0);
 	churner = fork();
-	if (churner == 0)
+	if (churner == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		churn(sv.td.socket);
+	}
 	for (i = 0; i < HOLDERS; i++)
 		start_holder(&h[i], sv.td.socket, 700 + 10 * (uint32_t)i);
 	sleep_ms(50); /* let the churn run: the kill lands under load */
@@ -604,7 +616,15 @@ static void survivors_of_kill_9_come_back_from_the_store(void **state)
 					fail_msg("0x%" PRIx64 " handed out twice", addr);
 		n++;
 	}
-	assert_int_equal(n, (REGION - HOLDERS * PER_HOLDER * HELD_SZ) / FILLER_SZ);
+	/*
+	 * Every hole a filler fits was used, and nothing but survivors and fillers
+	 * is left (how many fit depends on where the churn's buffers were placed).
+	 */
+	assert_true(n > 0);
+	assert_int_equal(test_daemon_status(&sv.td, &st), 0);
+	assert_true(st.largest_free < FILLER_SZ);
+	assert_int_equal(st.buffers, HOLDERS * PER_HOLDER + (uint32_t)n);
+	assert_int_equal(st.used, HOLDERS * PER_HOLDER * HELD_SZ + (uint64_t)n * FILLER_SZ);
 
 	/* A holder closes one survivor: it is released and its range is the only room. */
 	assert_int_equal(holder_do(&h[0], '1'), '+');
@@ -664,6 +684,38 @@ static void store_follows_the_ledger(void **state)
 	cmabuf_free(b[0]);
 	cmabuf_free(b[2]);
 	cmabuf_disconnect(cb);
+	assert_int_equal(store_wait(&sv.sys, 0), 0);
+	service_stop(&sv);
+}
+
+/*
+ * A systemd too busy to read its notify socket fills it after a few buffers
+ * (10 datagrams on Linux): the daemon must go on serving, and the store catch
+ * up once systemd reads again.
+ */
+static void a_systemd_that_does_not_read_does_not_stop_the_daemon(void **state)
+{
+	struct cmabuf_alloc_desc d = {.size = 1 * MB, .name = "busy-systemd"};
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_buffer *b[24];
+	struct service sv;
+	struct cmabuf *cb;
+	int i;
+
+	service_init(&sv);
+	assert_int_equal(service_spawn(&sv, true, true), 0);
+	__atomic_store_n(&sv.sys.paused, true, __ATOMIC_RELEASE);
+	assert_int_equal(cmabuf_connect(sv.td.socket, &cb), 0);
+	for (i = 0; i < 24; i++)
+		assert_int_equal(cmabuf_alloc(cb, &d, &b[i]), 0);
+	assert_int_equal(test_daemon_status(&sv.td, &st), 0);
+	assert_int_equal(st.buffers, 24);
+	__atomic_store_n(&sv.sys.paused, false, __ATOMIC_RELEASE);
+	/* What fitted in the queue arrives now; the rest was logged as not stored. */
+	for (i = 0; i < 24; i++)
+		cmabuf_free(b[i]);
+	cmabuf_disconnect(cb);
+	assert_int_equal(test_daemon_wait_buffers(&sv.td, 0), 0);
 	assert_int_equal(store_wait(&sv.sys, 0), 0);
 	service_stop(&sv);
 }
@@ -761,8 +813,10 @@ static void freed_but_held_elsewhere_stays_allocated(void **state)
 	assert_int_equal(test_daemon_start(&td, PASSED * PASSED_SZ, NULL), 0);
 	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), 0);
 	pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		_exit(helper(sp[1]));
+	}
 	assert_int_equal(cmabuf_connect(td.socket, &cb), 0);
 	for (i = 0; i < PASSED; i++) {
 		assert_int_equal(cmabuf_alloc(cb, &d, &b), 0);
@@ -890,6 +944,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(survivors_of_kill_9_come_back_from_the_store),
 		cmocka_unit_test(store_follows_the_ledger),
+		cmocka_unit_test(a_systemd_that_does_not_read_does_not_stop_the_daemon),
 		cmocka_unit_test(freed_but_held_elsewhere_stays_allocated),
 		cmocka_unit_test(without_a_store_the_warning_says_what_is_lost),
 		cmocka_unit_test(stored_impostors_are_refused),

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "notify_socket.h"
+
+/*
+ * One non-blocking socket connected to $NOTIFY_SOCKET, so that poll() waits
+ * for room in systemd's queue, not in our own, for NOTIFY_WAIT_MS at most.
+ */
+#define NOTIFY_WAIT_MS 100
+
+static int notify_fd = -1;
+
+static int notify_connect(void)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = path ? strlen(path) : 0;
+
+	if (len == 0 || len >= sizeof(sa.sun_path) || (path[0] != '/' && path[0] != '@'))
+		return -EAFNOSUPPORT;
+	memcpy(sa.sun_path, path, len);
+	if (path[0] == '@') /* the abstract namespace */
+		sa.sun_path[0] = '\0';
+	notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (notify_fd < 0)
+		return -errno;
+	if (connect(notify_fd, (struct sockaddr *)&sa,
+		    (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len)) < 0) {
+		int err = -errno;
+
+		close(notify_fd);
+		notify_fd = -1;
+		return err;
+	}
+	return 0;
+}
+
+int notify_socket_send(const char *msg, int fd)
+{
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {(void *)msg, strlen(msg)};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct pollfd p = {.events = POLLOUT};
+	int attempt, ret = 0;
+
+	memset(&ctl, 0, sizeof(ctl));
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		mh.msg_control = ctl.space;
+		mh.msg_controllen = sizeof(ctl.space);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	for (attempt = 0; attempt < 3; attempt++) {
+		if (notify_fd < 0 && (ret = notify_connect()) < 0)
+			return ret;
+		if (sendmsg(notify_fd, &mh, MSG_NOSIGNAL) >= 0)
+			return 0;
+		ret = -errno;
+		if (ret == -EAGAIN) { /* systemd is behind: wait a little for room */
+			p.fd = notify_fd;
+			if (poll(&p, 1, NOTIFY_WAIT_MS) <= 0)
+				return -ETIMEDOUT;
+		} else if (ret != -EINTR) { /* systemd re-executed, say: connect anew */
+			close(notify_fd);
+			notify_fd = -1;
+		}
+	}
+	return ret;
+}
+
+int notify_socket_sendf(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return notify_socket_send(msg, -1);
+}
