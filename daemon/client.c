@@ -12,6 +12,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "requests.h"
+#include "scm.h"
 
 static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
@@ -101,26 +102,12 @@ static void client_drop(struct client *c, const char *why)
 /* Returns 1 if sent, 0 if the socket is full, < 0 on a dead connection. */
 static int send_now(struct client *c, const void *data, size_t len, int fd)
 {
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
+	union scm_one_fd ctl;
 	struct iovec iov = {(void *)data, len};
-
-	memset(&ctl, 0, sizeof(ctl)); /* no uninitialised padding reaches the kernel */
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = ctl.space;
-		mh.msg_controllen = sizeof(ctl.space);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		scm_attach_fd(&mh, &ctl, fd);
 	while (sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		if (errno == EINTR)
 			continue;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "notify_socket.h"
+#include "scm.h"
 
 /*
  * One non-blocking socket connected to $NOTIFY_SOCKET, so that poll() waits
@@ -47,27 +48,14 @@ static int notify_connect(void)
 
 int notify_socket_send(const char *msg, int fd)
 {
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
+	union scm_one_fd ctl;
 	struct iovec iov = {(void *)msg, strlen(msg)};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 	struct pollfd p = {.events = POLLOUT};
 	int attempt, ret = 0;
 
-	memset(&ctl, 0, sizeof(ctl));
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		mh.msg_control = ctl.space;
-		mh.msg_controllen = sizeof(ctl.space);
-		cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
+	if (fd >= 0)
+		scm_attach_fd(&mh, &ctl, fd);
 	for (attempt = 0; attempt < 3; attempt++) {
 		if (notify_fd < 0 && (ret = notify_connect()) < 0)
 			return ret;

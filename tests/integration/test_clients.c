@@ -22,6 +22,7 @@
 #include "cmabuf.h"
 #include "connection.h"
 #include "harness.h"
+#include "scm.h"
 
 /* The memfd region asked for; with uio the stub's region decides (td->region_size). */
 #define MEMFD_REGION (64ull << 20)
@@ -190,22 +191,11 @@ static void fd_passed_to_another_process_shares_bytes(void **state)
 	close(sv[1]);
 	{
 		char byte = 'x';
-		int fd = cmabuf_buffer_fd(b);
-		union {
-			char space[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
+		union scm_one_fd ctl;
 		struct iovec iov = {&byte, 1};
-		struct msghdr mh = {.msg_iov = &iov,
-				    .msg_iovlen = 1,
-				    .msg_control = ctl.space,
-				    .msg_controllen = sizeof(ctl.space)};
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+		scm_attach_fd(&mh, &ctl, cmabuf_buffer_fd(b));
 		assert_int_equal(sendmsg(sv[0], &mh, 0), 1);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);

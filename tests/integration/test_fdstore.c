@@ -34,6 +34,7 @@
 
 #include "cmabuf.h"
 #include "harness.h"
+#include "scm.h"
 
 #define MB	    (1ull << 20)
 #define REGION	    (64 * MB)
@@ -722,22 +723,12 @@ static void a_systemd_that_does_not_read_does_not_stop_the_daemon(void **state)
 
 static int send_fd(int sock, int fd)
 {
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
+	union scm_one_fd ctl;
 	char c = 'f';
 	struct iovec iov = {&c, 1};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.space,
-			    .msg_controllen = sizeof(ctl.space)};
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
 
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	scm_attach_fd(&mh, &ctl, fd);
 	return sendmsg(sock, &mh, 0) == 1 ? 0 : -errno;
 }
 
