@@ -130,7 +130,8 @@ static void print_table(struct result *r, unsigned iters)
 	}
 	printf("(floor: one request, sealed memfd back over SCM_RIGHTS, client closes it;\n"
 	       " cmabufd: cmabuf_alloc + cmabuf_free; 'alloc p50' is cmabuf_alloc alone)\n");
-	printf("\nBefore FREE_NOREPLY: the same daemon, FREE awaiting its OK, as cmabuf_free did (µs)\n");
+	printf("\nBefore FREE_NOREPLY: the same daemon, FREE awaiting its OK, as cmabuf_free did "
+	       "(µs)\n");
 	printf("%-11s | %7s %7s %7s | %5s %5s %5s | %s\n", "size", "p50", "p99", "p99.9", "p50/f",
 	       "p99/f", "p99.9", "goal");
 	for (s = 0; s < BENCH_NSIZES; s++) {

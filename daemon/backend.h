@@ -82,7 +82,9 @@ int backend_memfd_create(uint64_t region_size, struct backend **out);
  * anything is exported; the backend owns fd from now on. Returns 1 if it is
  * still held (list_live reports it), 0 if every holder had already closed it
  * (dropped, and out of the store), -EINVAL if fd is not the memfd l describes
- * (*why says how; closed, never adopted), or another negative errno.
+ * (*why says how; closed, never adopted), -EEXIST if l's buffer was adopted
+ * already (closed; the store's entry is the adopted one's), or another negative
+ * errno.
  */
 int backend_memfd_adopt(struct backend *be, int fd, const struct backend_live *l, const char **why);
 

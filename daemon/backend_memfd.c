@@ -78,8 +78,8 @@ struct memfd_backend {
 	size_t npending;
 	int timer;	   /* timerfd for the earliest due try; -1 without leases */
 	uint64_t armed_ms; /* when it fires (monotonic ms), UINT64_MAX if it will not */
-	bool leases; /* the kernel answers "held by anyone else?"; else the old rule */
-	bool store;  /* under systemd: buffers go to the file-descriptor store */
+	bool leases;	   /* the kernel answers "held by anyone else?"; else the old rule */
+	bool store;	   /* under systemd: buffers go to the file-descriptor store */
 	bool warned_probe;
 };
 
@@ -158,7 +158,6 @@ static int nobody_else_holds(int fd)
 	return errno == EAGAIN || errno == EBUSY ? 0 : -errno;
 }
 
-
 /* ---- pending buffers: let go by their owner, maybe still held ---- */
 
 /*
@@ -231,15 +230,19 @@ static void report_released(struct backend *be, struct memfd_buffer *mb)
 	be->on_released(be->released_ctx, cookie);
 }
 
-/* Asks the kernel whether a pending buffer is still held; reports it released if not. */
-static void check(struct backend *be, struct memfd_buffer *mb)
+/*
+ * Asks the kernel whether a let-go buffer is still held: reports it released
+ * (mb is gone then) and returns false, or queues the next try at next_step and
+ * returns true.
+ */
+static bool check(struct backend *be, struct memfd_buffer *mb, int next_step)
 {
 	struct memfd_backend *m = to_memfd(be);
 	int ret = nobody_else_holds(mb->fd);
 
 	if (ret == 1) {
 		report_released(be, mb);
-		return;
+		return false;
 	}
 	if (ret < 0 && !m->warned_probe) {
 		log_error("memfd backend: the kernel will not say whether a buffer is still held "
@@ -247,7 +250,8 @@ static void check(struct backend *be, struct memfd_buffer *mb)
 			  strerror(-ret));
 		m->warned_probe = true;
 	}
-	enqueue(m, mb, mb->step + 1); /* held (or unknown: never hand it out twice) */
+	enqueue(m, mb, next_step); /* held (or unknown: never hand it out twice) */
+	return true;
 }
 
 /*
@@ -275,7 +279,7 @@ static void check_pending(struct backend *be, bool all)
 	for (i = 0; i < n; i++) {
 		mb = lookup(be, cookies[i]);
 		if (mb && mb->pending)
-			check(be, mb);
+			check(be, mb, mb->step + 1);
 	}
 	free(cookies);
 	arm_timer(m);
@@ -335,9 +339,7 @@ static void memfd_unexport(struct backend *be, uint64_t cookie)
 		report_released(be, mb);
 		return;
 	}
-	mb->step = -1; /* so that check() queues it at step 0 */
-	check(be, mb);
-	if (lookup(be, cookie))
+	if (check(be, mb, 0))
 		arm_timer(m);
 }
 
@@ -437,8 +439,6 @@ static const char *not_ours(struct memfd_backend *m, int fd, const struct backen
 	if (l->size == 0 || l->offset % page || l->size % page || l->offset > m->be.size ||
 	    l->size > m->be.size - l->offset)
 		return "outside this daemon's region (was --region-size changed?)";
-	if (lookup(&m->be, l->cookie))
-		return "a second descriptor for the same buffer";
 	RB_FOREACH (mb, memfd_tree, &m->buffers)
 		if (l->offset < mb->offset + mb->size && mb->offset < l->offset + l->size)
 			return "overlapping another stored buffer";
@@ -450,6 +450,11 @@ int backend_memfd_adopt(struct backend *be, int fd, const struct backend_live *l
 	struct memfd_backend *m = to_memfd(be);
 	struct memfd_buffer *mb;
 
+	if (lookup(be, l->cookie)) { /* the same name twice: the first one is adopted */
+		*why = "a second descriptor for the same buffer";
+		close(fd);
+		return -EEXIST;
+	}
 	*why = not_ours(m, fd, l);
 	mb = *why ? NULL : calloc(1, sizeof(*mb));
 	if (!mb) {

@@ -65,12 +65,20 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 	return client_send(c, CMABUF_MSG_HELLO_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
 
+/* The buffer id names, if this connection owns it and has not let it go; else NULL. */
+static struct buffer *owned_buffer(struct client *c, uint64_t id)
+{
+	struct buffer *b = ledger_find(&c->d->ledger, id);
+
+	return b && b->owner == c && !b->let_go ? b : NULL;
+}
+
 static int handle_free(struct client *c, const struct cmabuf_msg *m)
 {
-	struct buffer *b = ledger_find(&c->d->ledger, m->u.free.id);
+	struct buffer *b = owned_buffer(c, m->u.free.id);
 
 	/* Someone else's buffer looks exactly like a missing one: no probing. */
-	if (!b || b->owner != c || b->let_go)
+	if (!b)
 		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOENT,
 					 "no buffer %" PRIu64 " owned by this connection",
 					 m->u.free.id);
@@ -81,9 +89,9 @@ static int handle_free(struct client *c, const struct cmabuf_msg *m)
 /* cmabuf_free()'s FREE: nothing to answer, and a missing id is no error (see protocol.h). */
 static int handle_free_noreply(struct client *c, const struct cmabuf_msg *m)
 {
-	struct buffer *b = ledger_find(&c->d->ledger, m->u.free.id);
+	struct buffer *b = owned_buffer(c, m->u.free.id);
 
-	if (b && b->owner == c && !b->let_go)
+	if (b)
 		daemon_buffer_unexport(c->d, b);
 	return 0;
 }
@@ -91,10 +99,10 @@ static int handle_free_noreply(struct client *c, const struct cmabuf_msg *m)
 static int handle_set_purgeable(struct client *c, const struct cmabuf_msg *m)
 {
 	const struct cmabuf_msg_set_purgeable *sp = &m->u.set_purgeable;
-	struct buffer *b = ledger_find(&c->d->ledger, sp->id);
+	struct buffer *b = owned_buffer(c, sp->id);
 	struct cmabuf_msg_purgeable_reply r;
 
-	if (!b || b->owner != c || b->let_go)
+	if (!b)
 		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOENT,
 					 "no buffer %" PRIu64 " owned by this connection", sp->id);
 	memset(&r, 0, sizeof(r));

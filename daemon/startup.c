@@ -21,13 +21,13 @@
 #include "log.h"
 #include "metrics_file.h"
 #include "notify.h"
+#include "notify_socket.h"
 #include "policy.h"
 #include "privileges.h"
 #include "server.h"
 #include "startup.h"
 #include "uio_locate.h"
 #include "zeroing.h"
-#include "notify_socket.h"
 
 static void on_backend_event(evutil_socket_t fd, short what, void *arg)
 {
@@ -127,7 +127,7 @@ static void take_stored_buffer(void *ctx, int fd, const struct backend_live *l, 
 	t->refused++;
 	log_warn("file-descriptor store: %s refused: %s; closed, never adopted", name,
 		 why ? why : strerror(-ret));
-	if (ret == -EINVAL && !strstr(why, "same buffer")) /* that name may be the adopted one's */
+	if (ret == -EINVAL)
 		fdstore_remove_name(name);
 }
 
@@ -239,12 +239,12 @@ static const char *listening_path(const struct daemon *d, struct sockaddr_un *sa
 static void say_what_survived(const struct daemon *d)
 {
 	bool memfd = strcmp(d->be->name, "memfd") == 0;
+	const char *room = getenv("FDSTORE"); /* systemd 254+: FileDescriptorStoreMax */
 
 	if (memfd && fdstore_available())
 		log_info("memfd buffers go into systemd's file-descriptor store, so that they "
 			 "survive a daemon crash%s%s",
-			 getenv("FDSTORE") ? "; room for " : "",
-			 getenv("FDSTORE") ? getenv("FDSTORE") : "");
+			 room ? "; room for " : "", room ? room : "");
 	if (!d->after_crash)
 		return;
 	if (memfd && !fdstore_available())
@@ -276,8 +276,8 @@ static void announce(const struct daemon *d, const char *why)
 	else
 		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
 	say_what_survived(d);
-	notify_socket_sendf("READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving", d->be->name,
-		   d->be->size >> 20);
+	notify_socket_sendf("READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving",
+			    d->be->name, d->be->size >> 20);
 }
 
 /* Everything after the backend is known: the allocator, survivors, the socket. */

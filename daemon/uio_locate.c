@@ -134,8 +134,7 @@ static const char *uevent_source(void)
 struct udev_monitor *uio_monitor_new(void)
 {
 	struct udev *udev = udev_new();
-	struct udev_monitor *m =
-		udev ? udev_monitor_new_from_netlink(udev, uevent_source()) : NULL;
+	struct udev_monitor *m = udev ? udev_monitor_new_from_netlink(udev, uevent_source()) : NULL;
 
 	udev_unref(udev); /* the monitor keeps its own reference */
 	if (!m)

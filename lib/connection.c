@@ -149,10 +149,16 @@ static int last_word(struct cmabuf_conn *c, struct cmabuf_msg *m, int err)
 	return fail(c, err, "%s", why);
 }
 
+/* The next request's sequence number; 0 is for events. */
+static uint32_t take_seq(struct cmabuf_conn *c)
+{
+	return ++c->next_seq ? c->next_seq : ++c->next_seq;
+}
+
 int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len,
 			struct cmabuf_msg *reply, int *fd_out)
 {
-	uint32_t seq = ++c->next_seq ? c->next_seq : ++c->next_seq; /* 0 is for events */
+	uint32_t seq = take_seq(c);
 	int ret, fd = -1;
 
 	if (c->fd < 0)
@@ -186,7 +192,7 @@ int cmabuf_conn_request(struct cmabuf_conn *c, uint16_t type, const void *payloa
 
 int cmabuf_conn_send(struct cmabuf_conn *c, uint16_t type, const void *payload, size_t len)
 {
-	uint32_t seq = ++c->next_seq ? c->next_seq : ++c->next_seq;
+	uint32_t seq = take_seq(c);
 
 	if (c->fd < 0)
 		return fail(c, -ENOTCONN, "not connected to cmabufd");

@@ -892,6 +892,40 @@ static void link_of(int fd, char *out, size_t cap)
 }
 
 /* Stored descriptors that are not what their names say are refused, closed, never adopted. */
+/*
+ * The same buffer stored twice (a store that kept an old copy): the first is
+ * adopted, the second closed, and the store keeps the adopted one's entry.
+ */
+static void a_buffer_stored_twice_is_adopted_once(void **state)
+{
+	const char *name = STORE_NAMES "5.0.400000";
+	struct cmabuf_msg_status_reply st;
+	struct service sv;
+	char self[32];
+	int fd, holder;
+
+	service_init(&sv);
+	fd = memfd_create("stored-twice", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	assert_int_equal(ftruncate(fd, 4 * MB), 0);
+	assert_int_equal(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), 0);
+	/* A client's own description keeps it held, as cmabufd's clients have one. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	holder = open(self, O_RDWR | O_CLOEXEC);
+	assert_true(holder >= 0);
+	store_add(&sv.sys, fd, name);
+	store_add(&sv.sys, dup(fd), name);
+
+	assert_int_equal(service_spawn(&sv, true, true), 0);
+	assert_true(log_says(&sv, "refused: a second descriptor for the same buffer"));
+	assert_int_equal(test_daemon_status(&sv.td, &st), 0);
+	assert_int_equal(st.buffers, 1);
+	assert_true(store_has(&sv.sys, name));
+	close(holder); /* now nobody holds it: released, and out of the store */
+	assert_int_equal(test_daemon_wait_buffers(&sv.td, 0), 0);
+	assert_int_equal(store_wait(&sv.sys, 0), 0);
+	service_stop(&sv);
+}
+
 static void stored_impostors_are_refused(void **state)
 {
 	struct cmabuf_msg_status_reply st;
@@ -939,6 +973,7 @@ int main(void)
 		cmocka_unit_test(freed_but_held_elsewhere_stays_allocated),
 		cmocka_unit_test(without_a_store_the_warning_says_what_is_lost),
 		cmocka_unit_test(stored_impostors_are_refused),
+		cmocka_unit_test(a_buffer_stored_twice_is_adopted_once),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
