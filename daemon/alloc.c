@@ -214,6 +214,7 @@ static int complete(struct client *c, const struct cmabuf_msg *m, uint64_t offse
 	metrics_alloc_answered(&d->metrics, c);
 	log_client(LOG_DEBUG, c, b->name, b->size, "buffer %" PRIu64 " at offset 0x%" PRIx64, b->id,
 		   b->offset);
+	daemon_prepare_soon(d);
 	return reply_alloc(c, m, b, fd);
 }
 

@@ -53,6 +53,13 @@ struct backend_ops {
 	 */
 	void (*collect)(struct backend *be);
 	/*
+	 * The daemon has nothing else to do: do a bounded piece of work that
+	 * makes the next requests cheaper (memfd: make buffers ahead). True if
+	 * there is more; called again only when the daemon is idle again.
+	 * NULL: nothing to do ahead.
+	 */
+	bool (*prepare)(struct backend *be);
+	/*
 	 * Buffers still alive from an earlier daemon: fills up to cap entries
 	 * and returns how many exist (which may exceed cap), or a negative errno.
 	 */

@@ -18,9 +18,11 @@
  * go (cmabuf_free() closes its descriptor first, so that usually settles it),
  * then 1, 2, 4, ... up to about a second apart for as long as someone else
  * holds it; and every one of them at once when an allocation finds no room
- * (collect). That keeps the request path as cheap as a plain dup
- * (inotify on the inode would cost a watch and a second reopen per buffer, and
- * since Linux 6.14 memfd_create()'s own description raises no events). The
+ * (collect). That keeps the request path free of any watch (inotify on the
+ * inode would cost a watch and a second reopen per buffer, and since Linux 6.14
+ * memfd_create()'s own description raises no events). The memfd and the
+ * reopen themselves are usually made before the request comes, while the daemon
+ * is idle (memfd_ready.h). The
  * startup probe (leases_work) checks that the kernel still counts this way.
  * Where leases are not to be had (fs.leases-enable=0), the old rule applies: a
  * buffer counts as released when its owner lets go, which is safe for memory
@@ -48,6 +50,7 @@
 #include "backend.h"
 #include "fdstore.h"
 #include "log.h"
+#include "memfd_ready.h"
 #include "rbtree.h"
 
 #define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
@@ -81,6 +84,7 @@ struct memfd_backend {
 	bool leases;	   /* the kernel answers "held by anyone else?"; else the old rule */
 	bool store;	   /* under systemd: buffers go to the file-descriptor store */
 	bool warned_probe;
+	struct memfd_ready *ready; /* buffers made while idle (memfd_ready.h) */
 };
 
 static int memfd_cmp(const struct memfd_buffer *a, const struct memfd_buffer *b)
@@ -113,36 +117,6 @@ static uint64_t monotonic_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static int new_memfd(const char *name, uint64_t size)
-{
-	char label[80];
-	int fd;
-
-	snprintf(label, sizeof(label), "cmabuf:%s", name && *name ? name : "buffer");
-	fd = memfd_create(label, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (fd < 0)
-		return -errno;
-	/* Pages come zeroed from the kernel and are allocated on first touch. */
-	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, SEALS) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
-/* A new open file description of fd's file (dup would share fd's). */
-static int reopen(int fd)
-{
-	char path[32];
-	int ret;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	ret = open(path, O_RDWR | O_CLOEXEC);
-	return ret < 0 ? -errno : ret;
 }
 
 /*
@@ -287,26 +261,37 @@ static void check_pending(struct backend *be, bool all)
 
 /* ---- backend operations ---- */
 
+/*
+ * A buffer made ahead if one of this size and name waits, else made now. Out
+ * of descriptors, the waiting ones are closed first: requests come before
+ * making ahead.
+ */
+static int make_pair(struct memfd_backend *m, uint64_t size, const char *name, int *own,
+		     int *client)
+{
+	int ret;
+
+	if (m->ready && memfd_ready_take(m->ready, size, name, own, client) == 0)
+		return 0;
+	/* The client's description is the counted one; without leases a dup will do. */
+	ret = memfd_pair_make(name, size, m->leases, own, client);
+	if ((ret == -EMFILE || ret == -ENFILE) && m->ready && memfd_ready_count(m->ready)) {
+		memfd_ready_drop(m->ready);
+		ret = memfd_pair_make(name, size, m->leases, own, client);
+	}
+	return ret;
+}
+
 static int memfd_export(struct backend *be, uint64_t offset, uint64_t size, uint64_t cookie,
 			const char *name, int *fd_out)
 {
 	struct memfd_backend *m = to_memfd(be);
 	struct memfd_buffer *mb = calloc(1, sizeof(*mb));
-	int fd = mb ? new_memfd(name, size) : -ENOMEM;
+	int fd = -1, ret = mb ? make_pair(m, size, name, &mb->fd, &fd) : -ENOMEM;
 
-	if (fd < 0) {
+	if (ret < 0) {
 		free(mb);
-		return fd;
-	}
-	/* The client's description is the counted one; without leases a dup will do. */
-	mb->fd = fd;
-	fd = m->leases ? reopen(fd) : fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (fd < 0) {
-		int err = m->leases ? fd : -errno;
-
-		close(mb->fd);
-		free(mb);
-		return err;
+		return ret;
 	}
 	mb->cookie = cookie;
 	mb->offset = offset;
@@ -382,6 +367,14 @@ static void memfd_collect(struct backend *be)
 		check_pending(be, true);
 }
 
+/* Idle: make a buffer the next request is likely to want. */
+static bool memfd_prepare(struct backend *be)
+{
+	struct memfd_backend *m = to_memfd(be);
+
+	return m->ready && memfd_ready_fill(m->ready);
+}
+
 /* At startup: every buffer here came from the store. */
 static int memfd_list_live(struct backend *be, struct backend_live *out, size_t cap)
 {
@@ -406,6 +399,7 @@ static void memfd_destroy(struct backend *be)
 		forget(be, mb, FORGET_STOPPING);
 	if (m->timer >= 0)
 		close(m->timer);
+	memfd_ready_destroy(m->ready);
 	free(m);
 }
 
@@ -416,6 +410,7 @@ static const struct backend_ops memfd_ops = {
 	.event_fd = memfd_event_fd,
 	.dispatch = memfd_dispatch,
 	.collect = memfd_collect,
+	.prepare = memfd_prepare,
 	.list_live = memfd_list_live,
 	.destroy = memfd_destroy,
 };
@@ -484,8 +479,9 @@ int backend_memfd_adopt(struct backend *be, int fd, const struct backend_live *l
  */
 static bool leases_work(void)
 {
-	int own = new_memfd("lease-probe", 4096), client = own < 0 ? own : reopen(own);
-	bool works = client >= 0 && nobody_else_holds(own) == 0;
+	int own = -1, client = -1;
+	bool works = memfd_pair_make("lease-probe", 4096, true, &own, &client) == 0 &&
+		     nobody_else_holds(own) == 0;
 
 	if (client >= 0)
 		close(client);
@@ -518,6 +514,7 @@ int backend_memfd_create(uint64_t region_size, struct backend **out)
 		m->leases = false;
 	}
 	m->store = fdstore_available();
+	m->ready = memfd_ready_new(m->leases); /* NULL: everything is made on request */
 	m->be.ops = &memfd_ops;
 	m->be.name = "memfd";
 	m->be.base = 0;

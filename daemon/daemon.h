@@ -57,6 +57,7 @@ struct daemon {
 	bool after_crash;  /* an earlier cmabufd left its socket behind */
 	struct event *ev_listen;
 	struct event *ev_backend;
+	struct event *ev_prepare; /* idle priority: the backend's work ahead (prepare) */
 	struct udev_monitor *monitor; /* while waiting for a uio_cma region */
 	struct event *ev_monitor;
 	struct zeroing *zeroing; /* NULL when the backend's buffers start zeroed */
@@ -79,6 +80,17 @@ void daemon_range_zeroed(void *ctx, uint64_t offset, uint64_t size, int err);
  * the backend: the stub's exports, the memfd store), so nothing is leaked.
  */
 void daemon_forget_all_buffers(struct daemon *d);
+
+/*
+ * The event loop's priorities: requests and everything else at DAEMON_PRIO_NORMAL
+ * (libevent's default), the backend's work ahead only when nothing else is
+ * ready (DAEMON_PRIO_IDLE).
+ */
+#define DAEMON_PRIORITIES 3
+#define DAEMON_PRIO_IDLE  2
+
+/* A request was served: let the backend prepare the next ones once the loop is idle. */
+void daemon_prepare_soon(struct daemon *d);
 
 /* Owner lets go (FREE or disconnect); the buffer stays charged until released. */
 void daemon_buffer_unexport(struct daemon *d, struct buffer *b);

@@ -96,7 +96,7 @@ int main(int argc, char **argv)
 	TAILQ_INIT(&d.pending_allocs);
 	d.reclaim_deadline_ms = opt.reclaim_deadline_ms;
 	d.base = event_base_new();
-	if (!d.base)
+	if (!d.base || event_base_priority_init(d.base, DAEMON_PRIORITIES) < 0)
 		return EXIT_FAILURE;
 	ret = run(&d);
 	event_base_free(d.base);

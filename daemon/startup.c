@@ -36,6 +36,24 @@ static void on_backend_event(evutil_socket_t fd, short what, void *arg)
 	be->ops->dispatch(be);
 }
 
+/*
+ * Idle: one piece of the backend's work ahead. Lower priority than any
+ * request, so a request that arrives meanwhile waits for one piece at most.
+ */
+static void on_prepare(evutil_socket_t fd, short what, void *arg)
+{
+	struct daemon *d = arg;
+
+	if (d->be->ops->prepare(d->be))
+		event_active(d->ev_prepare, EV_TIMEOUT, 0);
+}
+
+void daemon_prepare_soon(struct daemon *d)
+{
+	if (d->ev_prepare && !event_pending(d->ev_prepare, EV_TIMEOUT, NULL))
+		event_active(d->ev_prepare, EV_TIMEOUT, 0);
+}
+
 static int open_backend(struct daemon *d, const char **why)
 {
 	struct uio_region r;
@@ -300,6 +318,11 @@ static int finish_setup(struct daemon *d, const char *why)
 		if (!d->ev_backend || event_add(d->ev_backend, NULL) < 0)
 			return -ENOMEM;
 	}
+	if (d->be->ops->prepare) {
+		d->ev_prepare = event_new(d->base, -1, 0, on_prepare, d);
+		if (!d->ev_prepare || event_priority_set(d->ev_prepare, DAEMON_PRIO_IDLE) < 0)
+			return -ENOMEM;
+	}
 	take_stored_buffers(d);
 	ret = adopt_survivors(d);
 	if (ret == 0 && d->be->ops->clear)
@@ -379,6 +402,8 @@ void daemon_stop(struct daemon *d)
 	zeroing_free(d->zeroing);
 	if (d->ev_backend)
 		event_free(d->ev_backend);
+	if (d->ev_prepare)
+		event_free(d->ev_prepare);
 	if (d->be)
 		d->be->ops->destroy(d->be);
 	allocator_destroy(d->alloc);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "memfd_ready.h"
 
 static void sleep_ms(unsigned ms)
 {
@@ -142,21 +143,49 @@ int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n)
 	return -ETIMEDOUT;
 }
 
+/*
+ * The daemon's descriptors, not counting buffers made ahead (daemon/
+ * memfd_ready.h): a made-ahead memfd is the one file the daemon holds twice
+ * (its own description and the one waiting for a client), so it is recognised
+ * without asking the daemon. -EOVERFLOW if more wait than MEMFD_READY_MAX:
+ * then those are a leak too.
+ */
 static int count_fds(pid_t pid)
 {
-	char path[64];
+	char path[64], link[352], target[300];
+	ino_t seen[4096];
+	int n = 0, nseen = 0, twice = 0, i;
 	struct dirent *e;
+	struct stat st;
 	DIR *dir;
-	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	dir = opendir(path);
 	if (!dir)
 		return -errno;
-	while ((e = readdir(dir)))
-		n += e->d_name[0] != '.';
+	while ((e = readdir(dir))) {
+		ssize_t len;
+
+		if (e->d_name[0] == '.')
+			continue;
+		n++;
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		if (stat(link, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		len = readlink(link, target, sizeof(target) - 1);
+		if (len <= 0 || strncmp(target, "/memfd:cmabuf:", 14) != 0)
+			continue;
+		for (i = 0; i < nseen && seen[i] != st.st_ino; i++)
+			;
+		if (i < nseen)
+			twice++;
+		else if (nseen < (int)(sizeof(seen) / sizeof(seen[0])))
+			seen[nseen++] = st.st_ino;
+	}
 	closedir(dir);
-	return n;
+	if (twice > MEMFD_READY_MAX)
+		return -EOVERFLOW;
+	return n - 2 * twice;
 }
 
 /*

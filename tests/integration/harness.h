@@ -32,8 +32,10 @@ int test_daemon_status(const struct test_daemon *td, struct cmabuf_msg_status_re
 /* Polls until the daemon holds exactly n buffers and zeroes nothing (5 s at most). */
 int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n);
 /*
- * Number of open descriptors in the daemon process, or a negative errno: two
- * failures compare equal, so check it before comparing counts.
+ * Number of open descriptors in the daemon process, not counting buffers the
+ * memfd backend made ahead (at most MEMFD_READY_MAX, two descriptors each;
+ * -EOVERFLOW if more), or a negative errno: two failures compare equal, so
+ * check it before comparing counts.
  */
 int test_daemon_fd_count(const struct test_daemon *td);
 
