@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
@@ -47,6 +48,24 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	notify_socket_send("READY=1", -1);
 }
 
+/*
+ * A memfd buffer costs the daemon a descriptor for as long as it lives, so the
+ * soft limit most processes get (1024, systemd's default for services too)
+ * would refuse buffers long before memory runs out. The hard limit is ours to
+ * take; libevent uses epoll, which has no select()-style ceiling.
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		log_warn("cannot raise the descriptor limit to %llu: %s",
+			 (unsigned long long)rl.rlim_max, strerror(errno));
+}
+
 static int run(struct daemon *d)
 {
 	struct event *sigs[3] = {NULL, NULL, NULL};
@@ -86,6 +105,7 @@ int main(int argc, char **argv)
 	 * buffer is still held; a lease break in that instant must not kill us.
 	 */
 	signal(SIGIO, SIG_IGN);
+	raise_fd_limit();
 	memset(&d, 0, sizeof(d));
 	d.opt = &opt;
 	d.listen_fd = -1;

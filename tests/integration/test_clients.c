@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -292,6 +293,81 @@ static void freed_range_is_there_for_the_next_request(void **state)
 	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
 }
 
+/*
+ * The memfd backend makes buffers of a kind asked for again ahead of time:
+ * each must still be a new file, zeroed, never the memory a freed one had.
+ */
+static void a_kind_asked_for_again_gets_new_zeroed_memory(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	ino_t seen[12];
+	int i, j;
+
+	for (i = 0; i < 12; i++) {
+		struct cmabuf_buffer *b = alloc_named(cb, NV12_1080P, 0, "frame");
+		unsigned char *p = cmabuf_map(b);
+		struct stat st;
+		uint64_t k;
+
+		assert_non_null(p);
+		assert_int_equal(fstat(cmabuf_buffer_fd(b), &st), 0);
+		for (j = 0; j < i; j++)
+			assert_true(seen[j] != st.st_ino);
+		seen[i] = st.st_ino;
+		for (k = 0; k < NV12_1080P; k += 4096)
+			if (p[k] != 0)
+				fail_msg("buffer %d: byte %llu is %u, not zero", i,
+					 (unsigned long long)k, p[k]);
+		memset(p, 0xa5, NV12_1080P);
+		assert_int_equal(cmabuf_free(b), 0);
+		usleep(2000); /* the daemon is idle: time to make the next one ahead */
+	}
+	cmabuf_disconnect(cb);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+}
+
+/*
+ * Every memfd buffer costs the daemon a descriptor: a daemon started under the
+ * usual soft limit of 1024 (systemd's default too) raises it to the hard
+ * limit rather than refusing the 1,000th buffer.
+ */
+static int setup_low_fd_limit(void **state)
+{
+	static struct test_daemon td;
+	struct rlimit old, low;
+	int ret;
+
+	if (getrlimit(RLIMIT_NOFILE, &old) < 0 || old.rlim_max < 1024) {
+		fprintf(stderr, "the hard descriptor limit is below 1024: the test needs more\n");
+		return -1;
+	}
+	low = old;
+	low.rlim_cur = 64; /* inherited by the daemon; ours goes back at once */
+	if (setrlimit(RLIMIT_NOFILE, &low) < 0)
+		return -1;
+	ret = test_daemon_start(&td, MEMFD_REGION, NULL);
+	if (setrlimit(RLIMIT_NOFILE, &old) < 0 || ret < 0)
+		return -1;
+	*state = &td;
+	return 0;
+}
+
+static void a_low_soft_descriptor_limit_does_not_cap_buffers(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf *cb = connect_or_fail(td);
+	struct cmabuf_buffer *b[300];
+	int i;
+
+	for (i = 0; i < 300; i++)
+		b[i] = alloc_named(cb, 4096, 0, "many");
+	for (i = 0; i < 300; i++)
+		assert_int_equal(cmabuf_free(b[i]), 0);
+	cmabuf_disconnect(cb);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+}
+
 static void invalid_requests_say_why(void **state)
 {
 	struct test_daemon *td = *state;
@@ -469,6 +545,9 @@ int main(void)
 		T(killed_client_memory_returns),
 		T(enomem_says_why),
 		T(freed_range_is_there_for_the_next_request),
+		T(a_kind_asked_for_again_gets_new_zeroed_memory),
+		cmocka_unit_test_setup_teardown(a_low_soft_descriptor_limit_does_not_cap_buffers,
+						setup_low_fd_limit, teardown),
 		T(invalid_requests_say_why),
 		T(cannot_free_another_clients_buffer),
 		T(handed_out_fds_close_on_exec),
