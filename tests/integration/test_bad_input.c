@@ -29,6 +29,7 @@
 #include "cmabuf.h"
 #include "connection.h"
 #include "harness.h"
+#include "scm.h"
 
 static int setup(void **state)
 {
@@ -320,6 +321,56 @@ static void unexpected_descriptors_are_closed_not_kept(void **state)
 	assert_int_equal(send_with_fds(td, true, 4), -EBADMSG);
 	assert_int_equal(send_with_fds(td, true, 64), -EMSGSIZE);
 	assert_int_equal(send_with_fds(td, false, 4), -EBADMSG); /* on the HELLO itself */
+	fd_count_returns_to(td, before);
+	good_client_still_served(td);
+}
+
+/*
+ * The daemon reads what a client queued several datagrams at a time: a
+ * request behind a malformed one is never served, and a descriptor riding on
+ * one is closed all the same. The four go in one sendmmsg(), so they are
+ * usually queued together; however the daemon reads them (the last two may
+ * even be refused by a connection it already closed), the client sees the
+ * same: the STATUS answered, the error, the close.
+ */
+static void requests_queued_behind_a_malformed_one_are_not_served(void **state)
+{
+	const struct test_daemon *td = *state;
+	struct cmabuf_msg_alloc a = {.size = 4096};
+	unsigned char status[64], junk[40], alloc[256], status2[64], buf[CMABUF_MSG_MAX];
+	int before = baseline_fds(td), fd = raw_connect(td), passed = dup(0), i;
+	struct iovec iov[4] = {{status, 0}, {junk, sizeof(junk)}, {alloc, 0}, {status2, 0}};
+	struct mmsghdr mm[4];
+	union scm_one_fd ctl;
+	struct cmabuf_msg m;
+	ssize_t r;
+
+	iov[0].iov_len = (size_t)cmabuf_msg_encode(status, sizeof(status), CMABUF_MSG_STATUS, 2,
+						   NULL, 0, 0);
+	memset(junk, 0xee, sizeof(junk));
+	iov[2].iov_len = (size_t)cmabuf_msg_encode(alloc, sizeof(alloc), CMABUF_MSG_ALLOC, 4, &a,
+						   sizeof(a), 0);
+	iov[3].iov_len = (size_t)cmabuf_msg_encode(status2, sizeof(status2), CMABUF_MSG_STATUS, 5,
+						   NULL, 0, 0);
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < 4; i++) {
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	assert_true(passed >= 0);
+	scm_attach_fd(&mm[3].msg_hdr, &ctl, passed);
+	send_hello(fd, CMABUF_PROTOCOL_VERSION);
+	assert_true(recv(fd, buf, sizeof(buf), 0) > 0);
+	assert_true(sendmmsg(fd, mm, 4, 0) >= 2);
+	close(passed);
+	r = recv(fd, buf, sizeof(buf), 0);
+	assert_true(r > 0);
+	assert_int_equal(cmabuf_msg_decode(buf, (size_t)r, 0, CMABUF_TO_CLIENT, &m), 0);
+	assert_int_equal(m.hdr.type, CMABUF_MSG_STATUS_REPLY);
+	assert_int_equal(m.hdr.seq, 2);
+	expect_error_then_close(fd, -EBADMSG, "malformed message");
+	close(fd);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0); /* the ALLOC never ran */
 	fd_count_returns_to(td, before);
 	good_client_still_served(td);
 }
@@ -819,6 +870,7 @@ int main(void)
 		T(garbage_of_every_length_is_refused),
 		T(oversize_datagram_is_refused),
 		T(unexpected_descriptors_are_closed_not_kept),
+		T(requests_queued_behind_a_malformed_one_are_not_served),
 		T(truncated_header_and_lies_about_length),
 		T(client_that_never_reads_is_disconnected),
 		T(bad_names_are_refused_with_reason),
