@@ -46,7 +46,7 @@ static uint64_t cmabuf_largest_free(struct heap *h)
 }
 
 const struct heap_ops heap_cmabuf = {
-	.name = "cmabuf (exact, 2-ended)",
+	.name = "cmabuf (affine, 2-ended)",
 	.create = cmabuf_create,
 	.destroy = cmabuf_destroy,
 	.alloc = cmabuf_alloc,

@@ -6,25 +6,34 @@
  * offset (to find neighbours when coalescing, to validate release/reserve, and
  * -- augmented with the largest extent size in each subtree -- to find the
  * lowest- or highest-addressed extent of at least a given size in O(log n)),
- * and by (size, offset) (for exact-size lookups and the largest extent).
- * Allocated ranges have no node at all: the caller owns their (offset, size),
- * which keeps metadata proportional to fragmentation rather than to the
- * number of buffers.
+ * and by (size, offset) (for the largest extent and the aligned fallback).
+ * Every allocated block has a small record too, by offset, and by (size,
+ * offset) while a free extent beside it could hold another block of its size:
+ * used only to place a request next to a block of its own size (the caller
+ * still owns the (offset, size) it was given). Metadata is thus proportional to
+ * the number of buffers as well as to fragmentation.
  *
  * Placement (allocator_alloc), in order:
- *  1. An extent of exactly the rounded size, lowest address first: media
- *     pools free and re-request the same sizes, so a freed 1080p frame's hole
- *     is taken whole by the next 1080p request and leaves no sliver.
+ *  1. Size-class affinity: right above or right below an allocated block of
+ *     exactly the rounded size, if the free extent there holds the request.
+ *     Frames of a pool are allocated together and freed together, and pools
+ *     of one resolution come and go, so frames of one size kept side by side
+ *     free whole runs at once; a freed frame between two of its size is
+ *     refilled whole by the next request of that size.
  *  2. Small requests (<= small_max, which scales with the region: see
  *     SMALL_UNIT_LOG2; bitstreams, small frames) from the highest-addressed
  *     extent that holds them, carved at its top.
  *  3. Larger requests (frames) first fit from the bottom: the lowest-addressed
  *     extent that holds them, carved at its bottom.
- * Short-lived small buffers thus collect at the top of the region and frames
- * at the bottom, so a bitstream no longer lands in the gap between two frames
- * and keeps the hole from coalescing when the frames go. On the media-churn
- * trace (bench/trace.c, bench/RESULTS.md section 4) this fails far less often
- * than exact best fit, which fills exactly those gaps, and than plain first fit.
+ * Among the places of step 1, small requests also take the highest and large
+ * ones the lowest. Short-lived small buffers thus collect at the top of the
+ * region and frames at the bottom, so a bitstream no longer lands in the gap
+ * between two frames and keeps the hole from coalescing when the frames go.
+ * On the media-churn trace (bench/trace.c, bench/RESULTS.md section 4) steps
+ * 2-3 fail far less often than exact best fit, which fills exactly those
+ * gaps, and than plain first fit; step 1 took the place of an exact-size step
+ * (an extent of exactly the size, lowest first), and fails less again in
+ * regions of 256 MiB and more (about the same at 32-128 MiB).
  *
  * Every operation that needs a new node allocates it before touching the
  * trees, so a failed malloc leaves the state exactly as it was.
@@ -60,6 +69,13 @@
 /* Candidates examined for an aligned request before falling back (see find_fit). */
 #define ALIGN_SCAN_MAX 64
 
+/*
+ * Open blocks of the requested size an aligned request looks at for an
+ * aligned place beside one (affine_fit); unaligned requests need only the
+ * first. Reaching the bound only skips the affinity step.
+ */
+#define AFFINITY_SCAN_MAX 64
+
 struct extent {
 	RB_ENTRY(extent) by_off;
 	RB_ENTRY(extent) by_size;
@@ -71,9 +87,31 @@ struct extent {
 RB_HEAD(off_tree, extent);
 RB_HEAD(size_tree, extent);
 
+/*
+ * An allocated block: a placement hint, never consulted for correctness.
+ * room_below / room_above: the free extent right below / above it holds
+ * another block of its size. Blocks with room on either side are "open";
+ * only open blocks are in the by-size tree, so affinity finds one in a single
+ * descent and closed ones (most frames of a full pool) cost nothing there.
+ */
+struct block {
+	RB_ENTRY(block) by_off;
+	RB_ENTRY(block) by_size;
+	uint64_t off;
+	uint64_t size;
+	bool room_below;
+	bool room_above;
+};
+
+RB_HEAD(block_off_tree, block);
+RB_HEAD(block_size_tree, block);
+
 struct allocator {
 	struct off_tree by_off;
 	struct size_tree by_size;
+	struct block_off_tree blocks_by_off;
+	struct block_size_tree blocks_by_size;
+	uint32_t blocks;
 	uint64_t size;
 	uint64_t granule;
 	uint64_t small_max; /* see SMALL_UNIT_LOG2 */
@@ -155,6 +193,26 @@ RB_GENERATE_LOCAL(off_tree, extent, by_off, off_cmp)
 #undef RB_AUGMENT
 #define RB_AUGMENT(x) ((void)0)
 RB_GENERATE_LOCAL(size_tree, extent, by_size, size_cmp)
+
+static int block_off_cmp(const struct block *x, const struct block *y)
+{
+	return cmp_u64(x->off, y->off);
+}
+
+static bool block_open(const struct block *b)
+{
+	return b->room_below || b->room_above;
+}
+
+static int block_size_cmp(const struct block *x, const struct block *y)
+{
+	int c = cmp_u64(x->size, y->size);
+
+	return c ? c : cmp_u64(x->off, y->off);
+}
+
+RB_GENERATE_LOCAL(block_off_tree, block, by_off, block_off_cmp)
+RB_GENERATE_LOCAL(block_size_tree, block, by_size, block_size_cmp)
 
 /* Every node on e's future path already counts e's size, so rotations see right children. */
 static void off_insert(struct allocator *a, struct extent *e)
@@ -274,6 +332,171 @@ static struct extent *extent_new(uint64_t off, uint64_t size)
 	return e;
 }
 
+/* The free extent with the highest offset <= off, or NULL. */
+static struct extent *find_at_or_before(struct allocator *a, uint64_t off)
+{
+	struct extent key = {.off = off};
+	struct extent *e = RB_NFIND(off_tree, &a->by_off, &key);
+
+	if (e && e->off == off)
+		return e;
+	return e ? RB_PREV(off_tree, &a->by_off, e) : RB_MAX(off_tree, &a->by_off);
+}
+
+/* ---- allocated blocks: placement hints ----------------------------------- */
+
+static uint64_t block_end(const struct block *b)
+{
+	return b->off + b->size;
+}
+
+/* The free extent ending exactly at off, or NULL. */
+static struct extent *extent_ending_at(struct allocator *a, uint64_t off)
+{
+	struct extent *e = off ? find_at_or_before(a, off - 1) : NULL;
+
+	return e && extent_end(e) == off ? e : NULL;
+}
+
+static struct extent *extent_starting_at(struct allocator *a, uint64_t off)
+{
+	struct extent key = {.off = off};
+
+	return RB_FIND(off_tree, &a->by_off, &key);
+}
+
+static struct block *block_starting_at(struct allocator *a, uint64_t off)
+{
+	struct block key = {.off = off};
+
+	return RB_FIND(block_off_tree, &a->blocks_by_off, &key);
+}
+
+/* The block with the highest offset below off, or NULL: one descent. */
+static struct block *block_below(struct allocator *a, uint64_t off)
+{
+	struct block *n = RB_ROOT(&a->blocks_by_off), *best = NULL;
+
+	while (n) {
+		if (n->off < off) {
+			best = n;
+			n = RB_RIGHT(n, by_off);
+		} else {
+			n = RB_LEFT(n, by_off);
+		}
+	}
+	return best;
+}
+
+static struct block *block_ending_at(struct allocator *a, uint64_t off)
+{
+	struct block *b = block_below(a, off);
+
+	return b && block_end(b) == off ? b : NULL;
+}
+
+/* Sets b's room flags, adding it to or taking it out of the size tree if that opens or
+ * closes it. */
+static void block_set_room(struct allocator *a, struct block *b, bool below, bool above)
+{
+	bool was_open = block_open(b);
+
+	b->room_below = below;
+	b->room_above = above;
+	if (was_open && !block_open(b))
+		RB_REMOVE(block_size_tree, &a->blocks_by_size, b);
+	else if (!was_open && block_open(b))
+		RB_INSERT(block_size_tree, &a->blocks_by_size, b);
+}
+
+/* Whether free extent e (or none) holds another block of b's size. */
+static bool room_for(const struct extent *e, const struct block *b)
+{
+	return e && e->size >= b->size;
+}
+
+/*
+ * [lo, hi) is now exactly the free space between two neighbours (an extent,
+ * or nothing when lo == hi): tells the blocks on either side whether it holds
+ * another of their size.
+ */
+static void note_gap(struct allocator *a, uint64_t lo, uint64_t hi)
+{
+	struct block *l = block_ending_at(a, lo), *u = block_starting_at(a, hi);
+
+	if (l)
+		block_set_room(a, l, l->room_below, hi - lo >= l->size);
+	if (u)
+		block_set_room(a, u, hi - lo >= u->size, u->room_above);
+}
+
+/* Records [off, off + size), which was free, with the room around it. */
+static void block_insert(struct allocator *a, struct block *b, uint64_t off, uint64_t size,
+			 bool below, bool above)
+{
+	b->off = off;
+	b->size = size;
+	b->room_below = below;
+	b->room_above = above;
+	RB_INSERT(block_off_tree, &a->blocks_by_off, b);
+	if (block_open(b))
+		RB_INSERT(block_size_tree, &a->blocks_by_size, b);
+	a->blocks++;
+}
+
+static void block_remove(struct allocator *a, struct block *b)
+{
+	if (block_open(b))
+		RB_REMOVE(block_size_tree, &a->blocks_by_size, b);
+	RB_REMOVE(block_off_tree, &a->blocks_by_off, b);
+	a->blocks--;
+	free(b);
+}
+
+/* Shrinks b to [off, off + size) inside itself (its place by offset holds) and
+ * looks its room up again: the extents around it must be final. */
+static void block_resize(struct allocator *a, struct block *b, uint64_t off, uint64_t size)
+{
+	if (block_open(b))
+		RB_REMOVE(block_size_tree, &a->blocks_by_size, b);
+	b->off = off;
+	b->size = size;
+	b->room_below = room_for(extent_ending_at(a, off), b);
+	b->room_above = room_for(extent_starting_at(a, off + size), b);
+	if (block_open(b))
+		RB_INSERT(block_size_tree, &a->blocks_by_size, b);
+}
+
+/*
+ * [off, end) was released and the extents are final: drops the records inside
+ * it and trims those it cuts. A release normally matches one record exactly.
+ * One cut in the middle keeps only its lower part; the upper part goes
+ * unrecorded, which costs that block its affinity, nothing else, and needs no
+ * node (so release cannot fail here).
+ */
+static void block_forget(struct allocator *a, uint64_t off, uint64_t end)
+{
+	struct block key = {.off = off};
+	struct block *b = RB_FIND(block_off_tree, &a->blocks_by_off, &key), *next, *prev;
+
+	if (b && block_end(b) == end) { /* the usual case: exactly one block */
+		block_remove(a, b);
+		return;
+	}
+	b = RB_NFIND(block_off_tree, &a->blocks_by_off, &key);
+	prev = b ? RB_PREV(block_off_tree, &a->blocks_by_off, b)
+		 : RB_MAX(block_off_tree, &a->blocks_by_off);
+	if (prev && block_end(prev) > off)
+		block_resize(a, prev, prev->off, off - prev->off);
+	for (; b && b->off < end; b = next) {
+		next = RB_NEXT(block_off_tree, &a->blocks_by_off, b);
+		if (block_end(b) <= end)
+			block_remove(a, b);
+		else
+			block_resize(a, b, end, block_end(b) - end);
+	}
+}
+
 /* 2^ceil(log2(sqrt(size * 16 KiB))) with log2(size) rounded down, capped. */
 static uint64_t small_max_for(uint64_t size)
 {
@@ -295,6 +518,8 @@ struct allocator *allocator_new(uint64_t region_size, uint64_t granule)
 		return NULL;
 	RB_INIT(&a->by_off);
 	RB_INIT(&a->by_size);
+	RB_INIT(&a->blocks_by_off);
+	RB_INIT(&a->blocks_by_size);
 	a->granule = granule;
 	a->size = region_size & ~(granule - 1);
 	a->small_max = small_max_for(a->size);
@@ -311,6 +536,7 @@ struct allocator *allocator_new(uint64_t region_size, uint64_t granule)
 void allocator_destroy(struct allocator *a)
 {
 	struct extent *e;
+	struct block *b;
 
 	if (!a)
 		return;
@@ -319,6 +545,10 @@ void allocator_destroy(struct allocator *a)
 	while ((e = RB_ROOT(&a->by_off))) {
 		RB_REMOVE(off_tree, &a->by_off, e);
 		free(e);
+	}
+	while ((b = RB_ROOT(&a->blocks_by_off))) {
+		RB_REMOVE(block_off_tree, &a->blocks_by_off, b);
+		free(b);
 	}
 	free(a);
 }
@@ -386,23 +616,60 @@ static bool fit_in(const struct extent *e, uint64_t size, uint64_t align, bool h
 	return true;
 }
 
-/*
- * An extent of exactly size bytes that starts aligned, lowest address first:
- * taken whole, it leaves no sliver. Unaligned requests take the first one;
- * aligned ones look at a bounded number, being free to fall back.
- */
-static struct extent *exact_fit(struct allocator *a, uint64_t size, uint64_t align, uint64_t *start)
+/* The free extent right above block b, if it holds size bytes starting aligned. */
+static struct extent *fit_above(struct allocator *a, const struct block *b, uint64_t size,
+				uint64_t align, uint64_t *start)
 {
-	struct extent key = {.size = size, .off = 0};
-	struct extent *e = RB_NFIND(size_tree, &a->by_size, &key);
+	struct extent key = {.off = block_end(b)};
+	struct extent *e = RB_FIND(off_tree, &a->by_off, &key);
+
+	if (!e || e->size < size || e->off & (align - 1))
+		return NULL;
+	*start = e->off;
+	return e;
+}
+
+/* The free extent right below block b, if it holds size bytes ending at b, aligned. */
+static struct extent *fit_below(struct allocator *a, const struct block *b, uint64_t size,
+				uint64_t align, uint64_t *start)
+{
+	struct extent *e = b->off ? find_at_or_before(a, b->off - 1) : NULL;
+
+	if (!e || extent_end(e) != b->off || e->size < size || (b->off - size) & (align - 1))
+		return NULL;
+	*start = b->off - size;
+	return e;
+}
+
+/*
+ * A place right next to an allocated block of exactly size bytes: the highest
+ * (high) or the lowest such place. Only open blocks of that size are visited,
+ * in address order from that end; the side of a block nearer that end is tried
+ * first, so the first place found is the best. For an unaligned request the
+ * first open block has one: a single O(log n) descent. An aligned one may need
+ * an aligned start and looks at up to AFFINITY_SCAN_MAX blocks.
+ */
+static struct extent *affine_fit(struct allocator *a, uint64_t size, uint64_t align, bool high,
+				 uint64_t *start)
+{
+	struct block key = {.size = size, .off = high ? UINT64_MAX : 0};
+	struct block *b = RB_NFIND(block_size_tree, &a->blocks_by_size, &key);
+	struct extent *e = NULL;
 	int n;
 
-	for (n = 0; e && e->size == size && n < ALIGN_SCAN_MAX; n++) {
-		if (fit_in(e, size, align, false, start))
-			return e;
-		e = RB_NEXT(size_tree, &a->by_size, e);
+	if (high) /* b is the first block past those of this size: step back into them */
+		b = b ? RB_PREV(block_size_tree, &a->blocks_by_size, b)
+		      : RB_MAX(block_size_tree, &a->blocks_by_size);
+	for (n = 0; !e && b && b->size == size && n < AFFINITY_SCAN_MAX; n++) {
+		e = high ? fit_above(a, b, size, align, start)
+			 : fit_below(a, b, size, align, start);
+		if (!e)
+			e = high ? fit_below(a, b, size, align, start)
+				 : fit_above(a, b, size, align, start);
+		b = high ? RB_PREV(block_size_tree, &a->blocks_by_size, b)
+			 : RB_NEXT(block_size_tree, &a->blocks_by_size, b);
 	}
-	return NULL;
+	return e;
 }
 
 /*
@@ -465,23 +732,53 @@ static struct extent *find_fit(struct allocator *a, uint64_t size, uint64_t alig
 	return smallest_fit(a, size, align, high, start);
 }
 
+/*
+ * Carves [off, off + size) out of e and records the block in b (or frees b);
+ * then the blocks that bordered e learn what is left beside them.
+ */
+static int carve_block(struct allocator *a, struct extent *e, struct block *b, uint64_t off,
+		       uint64_t size)
+{
+	uint64_t lo = e->off, hi = extent_end(e);
+	struct block *l, *u;
+	int ret = carve(a, e, off, size);
+
+	if (ret) {
+		free(b);
+		return ret;
+	}
+	block_insert(a, b, off, size, off - lo >= size, hi - (off + size) >= size);
+	l = block_ending_at(a, lo);
+	u = block_starting_at(a, hi);
+	if (l)
+		block_set_room(a, l, l->room_below, off - lo >= l->size);
+	if (u)
+		block_set_room(a, u, hi - (off + size) >= u->size, u->room_above);
+	return 0;
+}
+
 int allocator_alloc(struct allocator *a, uint64_t size, uint64_t align, uint64_t *offset)
 {
 	uint64_t rsize = allocator_round(a, size);
+	bool high = rsize <= a->small_max;
 	uint64_t start;
 	struct extent *e;
+	struct block *b;
 	int ret;
 
 	if (!rsize || rsize > a->size || (align && !is_pow2(align)))
 		return -EINVAL;
 	if (align < a->granule)
 		align = a->granule;
-	e = exact_fit(a, rsize, align, &start);
+	e = affine_fit(a, rsize, align, high, &start);
 	if (!e)
-		e = find_fit(a, rsize, align, rsize <= a->small_max, &start);
+		e = find_fit(a, rsize, align, high, &start);
 	if (!e)
 		return -ENOMEM;
-	ret = carve(a, e, start, rsize);
+	b = malloc(sizeof(*b)); /* before anything changes, so ENOMEM leaves no trace */
+	if (!b)
+		return -ENOMEM;
+	ret = carve_block(a, e, b, start, rsize);
 	if (ret == 0)
 		*offset = start;
 	return ret;
@@ -498,20 +795,10 @@ static int check_range(const struct allocator *a, uint64_t offset, uint64_t *siz
 	return 0;
 }
 
-/* The free extent with the highest offset <= off, or NULL. */
-static struct extent *find_at_or_before(struct allocator *a, uint64_t off)
-{
-	struct extent key = {.off = off};
-	struct extent *e = RB_NFIND(off_tree, &a->by_off, &key);
-
-	if (e && e->off == off)
-		return e;
-	return e ? RB_PREV(off_tree, &a->by_off, e) : RB_MAX(off_tree, &a->by_off);
-}
-
 int allocator_reserve(struct allocator *a, uint64_t offset, uint64_t size)
 {
 	struct extent *e;
+	struct block *b;
 	int ret = check_range(a, offset, &size);
 
 	if (ret)
@@ -519,7 +806,10 @@ int allocator_reserve(struct allocator *a, uint64_t offset, uint64_t size)
 	e = find_at_or_before(a, offset);
 	if (!e || extent_end(e) < offset + size)
 		return -EBUSY;
-	return carve(a, e, offset, size);
+	b = malloc(sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	return carve_block(a, e, b, offset, size);
 }
 
 /*
@@ -555,6 +845,7 @@ int allocator_release(struct allocator *a, uint64_t offset, uint64_t size)
 {
 	struct extent key = {.off = offset};
 	struct extent *prev, *next;
+	uint64_t lo, hi;
 	int ret = check_range(a, offset, &size);
 
 	if (ret)
@@ -567,9 +858,14 @@ int allocator_release(struct allocator *a, uint64_t offset, uint64_t size)
 	prev = next ? RB_PREV(off_tree, &a->by_off, next) : RB_MAX(off_tree, &a->by_off);
 	if (prev && extent_end(prev) > offset)
 		return -EINVAL;
+	/* The bounds of the extent the range joins, before insert_free frees next. */
+	lo = prev && extent_end(prev) == offset ? prev->off : offset;
+	hi = next && next->off == offset + size ? extent_end(next) : offset + size;
 	ret = insert_free(a, prev, next, offset, offset + size);
 	if (ret)
 		return ret;
+	block_forget(a, offset, offset + size);
+	note_gap(a, lo, hi);
 	a->used -= size;
 	a->free += size;
 	/* A release may cover part of one allocation or several; the count
@@ -659,6 +955,42 @@ static bool check_size_tree(const struct allocator *a, uint32_t n)
 	return k == n;
 }
 
+/*
+ * Block records, in address order: granule-aligned, non-empty, inside the
+ * region, never overlapping each other nor a free extent, room flags that
+ * match the extents beside them, at most the used bytes in all; the size tree
+ * holds exactly the open ones.
+ */
+static bool check_blocks(const struct allocator *a)
+{
+	struct block_off_tree *t = (struct block_off_tree *)&a->blocks_by_off;
+	struct block_size_tree *st = (struct block_size_tree *)&a->blocks_by_size;
+	struct allocator *w = (struct allocator *)a; /* find_at_or_before only reads */
+	const uint64_t mask = a->granule - 1;
+	uint64_t next_off = 0, bytes = 0;
+	uint32_t n = 0, k = 0, open = 0;
+	struct extent *e;
+	struct block *b;
+
+	for (b = RB_MIN(block_off_tree, t); b; b = RB_NEXT(block_off_tree, t, b), n++) {
+		if (!b->size || (b->off | b->size) & mask || b->off < next_off ||
+		    b->size > a->size - b->off ||
+		    (RB_FIND(block_size_tree, st, b) == b) != block_open(b))
+			return false;
+		e = find_at_or_before(w, block_end(b) - 1); /* the one that could overlap */
+		if ((e && extent_end(e) > b->off) ||
+		    b->room_below != room_for(extent_ending_at(w, b->off), b) ||
+		    b->room_above != room_for(extent_starting_at(w, block_end(b)), b))
+			return false;
+		next_off = block_end(b);
+		bytes += b->size;
+		open += block_open(b);
+	}
+	for (b = RB_MIN(block_size_tree, st); b; b = RB_NEXT(block_size_tree, st, b))
+		k++;
+	return n == a->blocks && k == open && bytes <= a->used;
+}
+
 int allocator_check(const struct allocator *a)
 {
 	struct check c = {.a = a};
@@ -666,7 +998,7 @@ int allocator_check(const struct allocator *a)
 	if (check_subtree(&c, RB_ROOT(&a->by_off), NULL) == UINT64_MAX)
 		return -EUCLEAN;
 	if (c.n != a->free_extents || c.bytes != a->free || a->used + a->free != a->size ||
-	    !check_size_tree(a, c.n))
+	    !check_size_tree(a, c.n) || !check_blocks(a))
 		return -EUCLEAN;
 	return 0;
 }

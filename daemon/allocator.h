@@ -2,12 +2,13 @@
 /*
  * The contiguous allocator: page-granular, address-ordered free extents,
  * power-of-two alignment and coalescing, O(log n) per operation in the number
- * of free extents. Placement: an exact-size hole first (a freed frame's hole
- * is reused by the next frame of that size); otherwise small requests from the
- * top of the region and large ones first fit from the bottom, so short-lived
- * bitstream buffers do not fragment the space frames need (allocator.c says
- * why and what it was measured against). Metadata lives in ordinary heap
- * memory, never in the region it manages.
+ * of free extents and live buffers. Placement: right next to a live buffer of
+ * the same size if there is room (frames of a pool sit together and free
+ * whole runs at once); otherwise small requests from the top of the region
+ * and large ones first fit from the bottom, so short-lived bitstream buffers
+ * do not fragment the space frames need (allocator.c says why and what it was
+ * measured against). Metadata lives in ordinary heap memory, never in the
+ * region it manages.
  */
 #ifndef CMABUF_ALLOCATOR_H
 #define CMABUF_ALLOCATOR_H
@@ -39,7 +40,8 @@ uint64_t allocator_round(const struct allocator *a, uint64_t size);
  * multiple of align (0 means the granule; otherwise a power of two, raised to
  * the granule if smaller). On success stores the offset and returns 0.
  * -EINVAL: size 0, align not a power of two, size larger than the region.
- * -ENOMEM: no free extent can hold it. *offset is untouched on failure.
+ * -ENOMEM: no free extent can hold it, or no memory for the metadata.
+ * *offset is untouched on failure.
  * With the granule as alignment it fails only if no free extent is large
  * enough; an aligned request fails only if no extent of size + align -
  * granule bytes exists and a bounded number of smaller candidates do not fit.
@@ -49,7 +51,8 @@ int allocator_alloc(struct allocator *a, uint64_t size, uint64_t align, uint64_t
 /*
  * Claims exactly [offset, offset + size) (rounded to the granule), which must
  * lie wholly inside one free extent: used to rebuild state after a restart.
- * -EINVAL out of range or unaligned, -EBUSY if any part is not free.
+ * -EINVAL out of range or unaligned, -EBUSY if any part is not free, -ENOMEM
+ * if there is no memory for the metadata.
  */
 int allocator_reserve(struct allocator *a, uint64_t offset, uint64_t size);
 
@@ -66,7 +69,9 @@ void allocator_get_stats(const struct allocator *a, struct allocator_stats *st);
 /*
  * Requests of up to this many bytes (after rounding) are "small": placed in
  * the highest-addressed free extent that holds them, at its top; larger ones
- * in the lowest-addressed extent, at its bottom. It scales with the region
+ * in the lowest-addressed extent, at its bottom (unless a place next to a
+ * buffer of their own size comes first: the highest one for small requests,
+ * the lowest for large). It scales with the region
  * (1 MiB for 32-64 MiB, 2 MiB for 128-256 MiB, 4 MiB for 512 MiB-1 GiB, at
  * most 8 MiB); allocator.c says why.
  */

@@ -166,17 +166,58 @@ static bool ref_next_run(const struct model *m, uint64_t *p, uint64_t *s)
 	return true;
 }
 
-/* The lowest free run of exactly npages that starts aligned. */
-static bool ref_exact(const struct model *m, uint64_t npages, uint64_t align_pages, uint64_t *off)
+/* Whether the npages pages from page p on are all free and inside the region. */
+static bool ref_free_from(const struct model *m, uint64_t p, uint64_t npages)
 {
-	uint64_t p = 0, s;
+	uint64_t q;
 
-	while (ref_next_run(m, &p, &s))
-		if (p - s == npages && s % align_pages == 0) {
-			*off = s * PAGE;
-			return true;
+	if (p > NPAGES || npages > NPAGES - p)
+		return false;
+	for (q = p; q < p + npages; q++)
+		if (m->page[q])
+			return false;
+	return true;
+}
+
+/* Live blocks of exactly npages pages: the allocator looks at a bounded number. */
+static uint32_t ref_count_size(const struct model *m, uint64_t npages)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < m->nlive; i++)
+		n += m->live[i].size == npages * PAGE;
+	return n;
+}
+
+/*
+ * Affinity: right above or right below a live block of exactly npages pages,
+ * at an aligned start; the highest such place (high) or the lowest.
+ */
+static bool ref_affine(const struct model *m, uint64_t npages, uint64_t align_pages, bool high,
+		       uint64_t *off)
+{
+	uint64_t cand[2], p, best = UINT64_MAX;
+	uint32_t i;
+	int k;
+
+	for (i = 0; i < m->nlive; i++) {
+		if (m->live[i].size != npages * PAGE)
+			continue;
+		p = m->live[i].off / PAGE;
+		cand[0] = p + npages;				 /* above: the block ends there */
+		cand[1] = p >= npages ? p - npages : UINT64_MAX; /* below */
+		for (k = 0; k < 2; k++) {
+			if (cand[k] == UINT64_MAX || cand[k] % align_pages ||
+			    !ref_free_from(m, cand[k], npages))
+				continue;
+			if (best == UINT64_MAX || (high ? cand[k] > best : cand[k] < best))
+				best = cand[k];
 		}
-	return false;
+	}
+	if (best == UINT64_MAX)
+		return false;
+	*off = best * PAGE;
+	return true;
 }
 
 /*
@@ -206,7 +247,7 @@ static bool ref_place(const struct model *m, uint64_t npages, uint64_t align_pag
 {
 	bool small = npages * PAGE <= allocator_small_max(m->a);
 
-	return ref_exact(m, npages, align_pages, off) ||
+	return ref_affine(m, npages, align_pages, small, off) ||
 	       ref_fit(m, npages, align_pages, small, off);
 }
 
@@ -296,9 +337,10 @@ static void model_alloc(struct model *m)
 	int ret;
 
 	/* Unaligned placement is exact. Aligned requests look at a bounded number of
-	 * candidates, so with no more free extents than that they must be exact too. */
+	 * candidates (free extents, and blocks of their size for affinity), so with no
+	 * more of either than that they must be exact too. */
 	allocator_get_stats(m->a, &st);
-	exact = eff == PAGE || st.free_extents <= 64;
+	exact = eff == PAGE || (st.free_extents <= 64 && ref_count_size(m, rsize / PAGE) <= 64);
 	ret = allocator_alloc(m->a, size, align, &off);
 	CHECK(m, ret == 0 || (ret == -ENOMEM && off == UINT64_MAX));
 	/* Checking the choice costs a scan of the reference: always on failure (never miss
@@ -426,15 +468,13 @@ static void test_coalesce_after_free_all(void **state)
 	allocator_destroy(a);
 }
 
-static void test_nv12_hole_reused(void **state)
+static void test_nv12_frames_kept_together(void **state)
 {
 	struct allocator *a = allocator_new(REGION, PAGE);
-	uint64_t big, ao, bo, co;
+	uint64_t big, ao, bo, co, f = allocator_round(a, NV12_1080P);
 
 	(void)state;
 	assert_non_null(a);
-	/* A larger hole at a lower address: first fit from the bottom would take it; the
-	 * exact-size rule must not. */
 	big = alloc_ok(a, 8 * MiB, 0);
 	ao = alloc_ok(a, NV12_1080P, 0);
 	bo = alloc_ok(a, NV12_1080P, 0);
@@ -442,8 +482,70 @@ static void test_nv12_hole_reused(void **state)
 	assert_true(big < ao && ao < bo && bo < co);
 	assert_int_equal(allocator_release(a, big, 8 * MiB), 0);
 	assert_int_equal(allocator_release(a, bo, NV12_1080P), 0);
+	/* Not first fit (offset 0) nor the frame-sized hole at bo: the lowest place
+	 * next to a frame of the same size, which is just below the first frame... */
+	assert_int_equal(alloc_ok(a, NV12_1080P, 0), ao - f);
+	assert_int_equal(alloc_ok(a, NV12_1080P, 0), ao - 2 * f);
+	/* ...and once the hole below is too small, the freed frame's hole, taken whole. */
 	assert_int_equal(alloc_ok(a, NV12_1080P, 0), bo);
-	assert_int_equal(alloc_ok(a, NV12_1080P, 0), 0); /* no exact hole left: the lowest */
+	assert_int_equal(allocator_check(a), 0);
+	allocator_destroy(a);
+}
+
+/* One release across several blocks and into another: the block records follow. */
+static void test_release_across_blocks(void **state)
+{
+	struct allocator *a = allocator_new(REGION, PAGE);
+	uint64_t b0, b1, b2;
+
+	(void)state;
+	assert_non_null(a);
+	b0 = alloc_ok(a, 600 * PAGE, 0);
+	b1 = alloc_ok(a, 600 * PAGE, 0);
+	b2 = alloc_ok(a, 600 * PAGE, 0);
+	assert_true(b0 < b1 && b1 < b2);
+	/* The top half of b0, all of b1, the bottom half of b2. */
+	assert_int_equal(allocator_release(a, b0 + 300 * PAGE, 1200 * PAGE), 0);
+	assert_int_equal(allocator_check(a), 0);
+	/* What is left of b0 and b2 is 300 pages each, and 300 is small here: the
+	 * highest place next to one of them, right above what is left of b2. */
+	assert_int_equal(alloc_ok(a, 300 * PAGE, 0), b2 + 600 * PAGE);
+	assert_int_equal(allocator_release(a, b0, 300 * PAGE), 0);
+	assert_int_equal(allocator_release(a, b2 + 300 * PAGE, 300 * PAGE), 0);
+	assert_int_equal(allocator_release(a, b2 + 600 * PAGE, 300 * PAGE), 0);
+	assert_int_equal(allocator_check(a), 0);
+	assert_int_equal(alloc_ok(a, REGION, 0), 0); /* all one extent again */
+	allocator_destroy(a);
+}
+
+/* Affinity beats both ends: a request goes next to a block of its own size. */
+static void test_affinity(void **state)
+{
+	struct allocator *a = allocator_new(REGION, PAGE);
+	const uint64_t top = REGION / PAGE;
+	uint64_t off[6];
+	int i;
+
+	(void)state;
+	assert_non_null(a);
+	/* Large (over 512 pages): 800, 600, 600, 800, 600, 800 pages from the bottom. */
+	for (i = 0; i < 6; i++)
+		off[i] = alloc_ok(a, (i == 0 || i == 3 || i == 5 ? 800 : 600) * PAGE, 0);
+	assert_int_equal(off[5], 3400 * PAGE);
+	assert_int_equal(allocator_release(a, off[0], 800 * PAGE), 0); /* [0,800) */
+	assert_int_equal(allocator_release(a, off[3], 800 * PAGE), 0); /* [2000,2800) */
+	/* First fit would take 0: against the 600-page block at 800 instead. */
+	assert_int_equal(alloc_ok(a, 600 * PAGE, 0), 200 * PAGE);
+	/* Not the exact hole [2000,2800): next to the 800-page block at 3400. */
+	assert_int_equal(alloc_ok(a, 800 * PAGE, 0), 4200 * PAGE);
+	/* Small, from the top: 4, 20, 16 pages, then the 20 freed. */
+	assert_int_equal(alloc_ok(a, 4 * PAGE, 0), (top - 4) * PAGE);
+	assert_int_equal(alloc_ok(a, 20 * PAGE, 0), (top - 24) * PAGE);
+	assert_int_equal(alloc_ok(a, 16 * PAGE, 0), (top - 40) * PAGE);
+	assert_int_equal(allocator_release(a, (top - 24) * PAGE, 20 * PAGE), 0);
+	/* The top of the highest hole would be top - 20: right above the 16 instead. */
+	assert_int_equal(alloc_ok(a, 16 * PAGE, 0), (top - 24) * PAGE);
+	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
 
@@ -502,11 +604,11 @@ static void test_small_highest_hole(void **state)
 	/* Not the smallest hole nor the lowest: the highest that fits, at its top. */
 	assert_int_equal(alloc_ok(a, 3 * PAGE, 0), 33 * PAGE);
 	assert_int_equal(alloc_ok(a, 5 * PAGE, 0), 26 * PAGE);
-	/* An exact fit wins over higher holes: [18,22) is taken whole. */
+	/* [18,22) is now the highest hole that holds 4 pages: taken whole. */
 	assert_int_equal(alloc_ok(a, 4 * PAGE, 0), 18 * PAGE);
 	assert_int_equal(alloc_ok(a, 9 * PAGE, 0), 8 * PAGE);
 	assert_int_equal(allocator_alloc(a, 8 * PAGE, 0, &off), -ENOMEM); /* 7 pages left at most */
-	assert_int_equal(alloc_ok(a, 7 * PAGE, 0), 1 * PAGE);		  /* exact */
+	assert_int_equal(alloc_ok(a, 7 * PAGE, 0), 1 * PAGE);		  /* what is left */
 	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
@@ -521,11 +623,11 @@ static void test_large_lowest_hole(void **state)
 	(void)state;
 	/* Best fit would take [4000,4700); first fit from the bottom takes the lowest. */
 	assert_int_equal(alloc_ok(a, 513 * PAGE, 0), 100 * PAGE);
-	/* Exact fits win even over a lower hole that could hold them. */
-	assert_int_equal(alloc_ok(a, 600 * PAGE, 0), 3000 * PAGE);
-	assert_int_equal(alloc_ok(a, 700 * PAGE, 0), 4000 * PAGE);
-	assert_int_equal(alloc_ok(a, 1400 * PAGE, 0), 613 * PAGE);
-	assert_int_equal(allocator_alloc(a, 513 * PAGE, 0, &off), -ENOMEM); /* 87 pages left */
+	/* No exact-size preference: a lower hole that holds it wins over [3000,3600). */
+	assert_int_equal(alloc_ok(a, 600 * PAGE, 0), 613 * PAGE);
+	assert_int_equal(alloc_ok(a, 700 * PAGE, 0), 1213 * PAGE);
+	assert_int_equal(alloc_ok(a, 650 * PAGE, 0), 4000 * PAGE);
+	assert_int_equal(allocator_alloc(a, 601 * PAGE, 0, &off), -ENOMEM); /* 600 at most */
 	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
@@ -627,16 +729,18 @@ static void test_aligned_small_top(void **state)
 	allocator_destroy(a);
 }
 
-static void test_aligned_exact_hole(void **state)
+static void test_aligned_affinity(void **state)
 {
 	/* Two-page holes at 1 (not 4-page aligned) and 8 (aligned), and [20,30). */
 	static const uint64_t holes[] = {1, 2, 8, 2, 20, 10};
 	struct allocator *a = make_holes(holes, 3);
 
 	(void)state;
-	assert_int_equal(alloc_ok(a, 2 * PAGE, 4 * PAGE), 8 * PAGE);  /* the aligned exact one */
-	assert_int_equal(alloc_ok(a, 2 * PAGE, 4 * PAGE), 28 * PAGE); /* then the top */
-	assert_int_equal(alloc_ok(a, 2 * PAGE, 0), 1 * PAGE);	      /* exact, unaligned */
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 4 * PAGE), 28 * PAGE); /* the top, aligned */
+	/* Right below that block would start at 26, not aligned: the top again. */
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 4 * PAGE), 24 * PAGE);
+	assert_int_equal(alloc_ok(a, 2 * PAGE, 0), 26 * PAGE); /* unaligned: next to them */
+	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
 
@@ -790,8 +894,8 @@ static void test_new_and_round(void **state)
 	/* Alignment far beyond the region: only offset 0 qualifies, and nothing overflows. */
 	assert_int_equal(alloc_ok(a, 1, 1ULL << 63), 0);
 	assert_int_equal(allocator_alloc(a, 1, 1ULL << 63, &off), -ENOMEM);
-	/* Small alignments are raised to the granule; small requests go to the top. */
-	assert_int_equal(alloc_ok(a, 1, 1), 9 * PAGE);
+	/* Small alignments are raised to the granule; the page goes next to the other one. */
+	assert_int_equal(alloc_ok(a, 1, 1), 1 * PAGE);
 	assert_int_equal(allocator_alloc(a, 9 * PAGE, 0, &off), -ENOMEM);
 	allocator_destroy(a);
 	allocator_destroy(NULL);
@@ -847,7 +951,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_new_and_round),
-		cmocka_unit_test(test_nv12_hole_reused),
+		cmocka_unit_test(test_nv12_frames_kept_together),
+		cmocka_unit_test(test_affinity),
+		cmocka_unit_test(test_release_across_blocks),
 		cmocka_unit_test(test_small_top_large_bottom),
 		cmocka_unit_test(test_small_highest_hole),
 		cmocka_unit_test(test_large_lowest_hole),
@@ -855,7 +961,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_scales_with_region),
 		cmocka_unit_test(test_fit_found_among_many_small_extents),
 		cmocka_unit_test(test_aligned_small_top),
-		cmocka_unit_test(test_aligned_exact_hole),
+		cmocka_unit_test(test_aligned_affinity),
 		cmocka_unit_test(test_aligned_large_bottom),
 		cmocka_unit_test(test_aligned_fallback_past_scan_limit),
 		cmocka_unit_test(test_aligned_large_fallback_past_scan_limit),
