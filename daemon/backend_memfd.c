@@ -367,7 +367,7 @@ static void memfd_collect(struct backend *be)
 		check_pending(be, true);
 }
 
-/* Idle: make a buffer the next request is likely to want. */
+/* Idle: let the worker make what the next requests are likely to want. */
 static bool memfd_prepare(struct backend *be)
 {
 	struct memfd_backend *m = to_memfd(be);
@@ -514,7 +514,7 @@ int backend_memfd_create(uint64_t region_size, struct backend **out)
 		m->leases = false;
 	}
 	m->store = fdstore_available();
-	m->ready = memfd_ready_new(m->leases); /* NULL: everything is made on request */
+	m->ready = memfd_ready_new(m->leases, true); /* NULL: everything is made on request */
 	m->be.ops = &memfd_ops;
 	m->be.name = "memfd";
 	m->be.base = 0;

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@ struct pair {
 
 struct kind {
 	bool used;
+	unsigned gen; /* changes when the slot goes to another kind */
 	uint64_t size;
 	char name[CMABUF_NAME_LEN];
 	unsigned takes;	    /* requests of this kind */
@@ -43,6 +45,11 @@ struct kind {
 
 struct memfd_ready {
 	bool counted;
+	bool threaded; /* a worker makes them; else memfd_ready_fill() does */
+	pthread_t worker;
+	pthread_mutex_t lock; /* everything below, when threaded */
+	pthread_cond_t wake;  /* a kind wants more made, or stopping */
+	bool stopping;
 	unsigned total; /* made buffers waiting, all kinds */
 	uint64_t clock; /* counts takes */
 	struct kind k[MEMFD_READY_KINDS];
@@ -96,15 +103,6 @@ int memfd_pair_make(const char *name, uint64_t size, bool counted, int *own, int
 	return 0;
 }
 
-struct memfd_ready *memfd_ready_new(bool counted)
-{
-	struct memfd_ready *r = calloc(1, sizeof(*r));
-
-	if (r)
-		r->counted = counted;
-	return r;
-}
-
 static void close_kind(struct memfd_ready *r, struct kind *k)
 {
 	while (k->n) {
@@ -119,16 +117,10 @@ void memfd_ready_drop(struct memfd_ready *r)
 {
 	unsigned i;
 
+	pthread_mutex_lock(&r->lock);
 	for (i = 0; i < MEMFD_READY_KINDS; i++)
 		close_kind(r, &r->k[i]);
-}
-
-void memfd_ready_destroy(struct memfd_ready *r)
-{
-	if (!r)
-		return;
-	memfd_ready_drop(r);
-	free(r);
+	pthread_mutex_unlock(&r->lock);
 }
 
 static bool same_kind(const struct kind *k, uint64_t size, const char *name)
@@ -140,7 +132,7 @@ static bool same_kind(const struct kind *k, uint64_t size, const char *name)
 static struct kind *kind_for(struct memfd_ready *r, uint64_t size, const char *name)
 {
 	struct kind *k, *oldest = &r->k[0];
-	unsigned i;
+	unsigned i, gen;
 
 	for (i = 0; i < MEMFD_READY_KINDS; i++) {
 		k = &r->k[i];
@@ -150,33 +142,13 @@ static struct kind *kind_for(struct memfd_ready *r, uint64_t size, const char *n
 			oldest = k;
 	}
 	close_kind(r, oldest);
+	gen = oldest->gen + 1;
 	memset(oldest, 0, sizeof(*oldest));
+	oldest->gen = gen;
 	oldest->used = true;
 	oldest->size = size;
 	snprintf(oldest->name, sizeof(oldest->name), "%s", name);
 	return oldest; /* wants none made until it is asked for again */
-}
-
-int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own,
-		     int *client)
-{
-	struct kind *k = kind_for(r, size, name ? name : "");
-
-	k->last_take = ++r->clock;
-	k->takes++;
-	if (k->n == 0) {
-		/* Asked for again, or faster than made: keep (more of) this kind ahead. */
-		if (k->takes > 1)
-			k->want = k->want ? k->want * 2 : 1;
-		if (k->want > MEMFD_READY_MAX)
-			k->want = MEMFD_READY_MAX;
-		return -ENOENT;
-	}
-	k->n--;
-	*own = k->p[k->n].own;
-	*client = k->p[k->n].client;
-	r->total--;
-	return 0;
 }
 
 /* The most recently asked-for kind that wants more made, or NULL. */
@@ -185,6 +157,8 @@ static struct kind *wanting(struct memfd_ready *r)
 	struct kind *best = NULL;
 	unsigned i;
 
+	if (r->total >= MEMFD_READY_MAX)
+		return NULL;
 	for (i = 0; i < MEMFD_READY_KINDS; i++) {
 		struct kind *k = &r->k[i];
 
@@ -194,23 +168,148 @@ static struct kind *wanting(struct memfd_ready *r)
 	return best;
 }
 
-bool memfd_ready_fill(struct memfd_ready *r)
+/*
+ * Takes one made buffer of k's kind, or records the miss (asked for again, or
+ * faster than made: keep more of this kind ahead). The worker is woken only
+ * when the kind ran out; otherwise it waits for the loop to be idle
+ * (memfd_ready_fill), so that it does not compete with the reply for a CPU.
+ */
+static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *client)
 {
-	struct kind *k = r->total < MEMFD_READY_MAX ? wanting(r) : NULL;
+	k->last_take = ++r->clock;
+	k->takes++;
+	if (k->n == 0) {
+		if (k->takes > 1)
+			k->want = k->want ? k->want * 2 : 1;
+		if (k->want > MEMFD_READY_MAX)
+			k->want = MEMFD_READY_MAX;
+		if (r->threaded && k->want)
+			pthread_cond_signal(&r->wake);
+		return -ENOENT;
+	}
+	k->n--;
+	*own = k->p[k->n].own;
+	*client = k->p[k->n].client;
+	r->total--;
+	if (r->threaded && k->n == 0)
+		pthread_cond_signal(&r->wake);
+	return 0;
+}
+
+int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own,
+		     int *client)
+{
+	int ret;
+
+	pthread_mutex_lock(&r->lock);
+	ret = take_locked(r, kind_for(r, size, name ? name : ""), own, client);
+	pthread_mutex_unlock(&r->lock);
+	return ret;
+}
+
+/*
+ * Makes one buffer of the kind that wants it most; with the lock held on
+ * entry and exit, but not while making (a memfd is five system calls). The
+ * slot may have gone to another kind meanwhile: then what was made is closed.
+ */
+static bool make_one(struct memfd_ready *r)
+{
+	struct kind *k = wanting(r);
+	char name[CMABUF_NAME_LEN];
+	uint64_t size;
+	unsigned gen;
+	int own, client, ret;
 
 	if (!k)
 		return false;
-	if (memfd_pair_make(k->name, k->size, r->counted, &k->p[k->n].own, &k->p[k->n].client) <
-	    0) {
-		k->want = k->n; /* out of descriptors or memory: stop asking for now */
+	memcpy(name, k->name, sizeof(name));
+	size = k->size;
+	gen = k->gen;
+	if (r->threaded)
+		pthread_mutex_unlock(&r->lock);
+	ret = memfd_pair_make(name, size, r->counted, &own, &client);
+	if (r->threaded)
+		pthread_mutex_lock(&r->lock);
+	if (ret < 0) {
+		if (k->gen == gen)
+			k->want = k->n; /* out of descriptors or memory: stop asking for now */
 		return false;
 	}
-	k->n++;
+	if (k->gen != gen || k->n >= MEMFD_READY_MAX || r->total >= MEMFD_READY_MAX) {
+		close(own);
+		close(client);
+		return true;
+	}
+	k->p[k->n++] = (struct pair){own, client};
 	r->total++;
-	return r->total < MEMFD_READY_MAX && wanting(r);
+	return true;
 }
 
-unsigned memfd_ready_count(const struct memfd_ready *r)
+static void *worker(void *arg)
 {
-	return r->total;
+	struct memfd_ready *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	while (!r->stopping)
+		if (!make_one(r))
+			pthread_cond_wait(&r->wake, &r->lock);
+	pthread_mutex_unlock(&r->lock);
+	return NULL;
+}
+
+bool memfd_ready_fill(struct memfd_ready *r)
+{
+	bool more;
+
+	pthread_mutex_lock(&r->lock);
+	if (r->threaded) {
+		if (wanting(r))
+			pthread_cond_signal(&r->wake);
+		more = false; /* the worker goes on by itself */
+	} else {
+		more = make_one(r) && wanting(r);
+	}
+	pthread_mutex_unlock(&r->lock);
+	return more;
+}
+
+unsigned memfd_ready_count(struct memfd_ready *r)
+{
+	unsigned n;
+
+	pthread_mutex_lock(&r->lock);
+	n = r->total;
+	pthread_mutex_unlock(&r->lock);
+	return n;
+}
+
+struct memfd_ready *memfd_ready_new(bool counted, bool threaded)
+{
+	struct memfd_ready *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->counted = counted;
+	pthread_mutex_init(&r->lock, NULL);
+	pthread_cond_init(&r->wake, NULL);
+	/* Without a thread, the loop's idle turns make them (memfd_ready_fill). */
+	r->threaded = threaded && pthread_create(&r->worker, NULL, worker, r) == 0;
+	return r;
+}
+
+void memfd_ready_destroy(struct memfd_ready *r)
+{
+	if (!r)
+		return;
+	if (r->threaded) {
+		pthread_mutex_lock(&r->lock);
+		r->stopping = true;
+		pthread_cond_signal(&r->wake);
+		pthread_mutex_unlock(&r->lock);
+		pthread_join(r->worker, NULL);
+	}
+	memfd_ready_drop(r);
+	pthread_cond_destroy(&r->wake);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
 }

@@ -2,10 +2,10 @@
 /*
  * memfd buffers made before they are asked for. Making one (memfd_create,
  * ftruncate, seals, the reopen of the client's description) is five system
- * calls before the reply can go; made while the daemon has nothing else to
- * do, the next request of that size and name costs none of them. This is the
- * memfd backend's counterpart of the uio backend's pre-zeroed memory: work
- * moved off the request path, not saved.
+ * calls before the reply can go; made ahead by a worker thread, the next
+ * request of that size and name costs none of them. This is the memfd
+ * backend's counterpart of the uio backend's pre-zeroed memory: work moved off
+ * the request path (and, under load, off the loop's CPU), not saved.
  */
 #ifndef CMABUF_MEMFD_READY_H
 #define CMABUF_MEMFD_READY_H
@@ -28,7 +28,12 @@ int memfd_pair_make(const char *name, uint64_t size, bool counted, int *own, int
 
 struct memfd_ready;
 
-struct memfd_ready *memfd_ready_new(bool counted);
+/*
+ * threaded: a worker thread makes them, woken when the loop is idle
+ * (memfd_ready_fill) or a kind ran out; else memfd_ready_fill() makes one per
+ * call (tests, or when no thread can be had). All calls are thread-safe.
+ */
+struct memfd_ready *memfd_ready_new(bool counted, bool threaded);
 void memfd_ready_destroy(struct memfd_ready *r); /* closes what is still waiting; NULL-tolerant */
 
 /*
@@ -39,13 +44,16 @@ void memfd_ready_destroy(struct memfd_ready *r); /* closes what is still waiting
 int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own,
 		     int *client);
 
-/* Makes one buffer that is wanted. True if more are wanted (call again when idle). */
+/*
+ * The loop is idle: threaded, wakes the worker if anything is wanted and
+ * returns false; else makes one buffer and returns true if more are wanted.
+ */
 bool memfd_ready_fill(struct memfd_ready *r);
 
 /* Closes every waiting buffer (out of descriptors: they are better spent on requests). */
 void memfd_ready_drop(struct memfd_ready *r);
 
 /* How many buffers wait made. */
-unsigned memfd_ready_count(const struct memfd_ready *r);
+unsigned memfd_ready_count(struct memfd_ready *r);
 
 #endif

@@ -68,7 +68,7 @@ static void assert_buffer(int own, int client, uint64_t size, const char *name)
 
 static void a_kind_asked_for_once_is_not_made_ahead(void **state)
 {
-	struct memfd_ready *r = memfd_ready_new(true);
+	struct memfd_ready *r = memfd_ready_new(true, false);
 	int own, client;
 
 	(void)state;
@@ -80,7 +80,7 @@ static void a_kind_asked_for_once_is_not_made_ahead(void **state)
 
 static void a_kind_asked_for_again_is_made_and_handed_out(void **state)
 {
-	struct memfd_ready *r = memfd_ready_new(true);
+	struct memfd_ready *r = memfd_ready_new(true, false);
 	int own = -1, client = -1;
 
 	(void)state;
@@ -96,7 +96,7 @@ static void a_kind_asked_for_again_is_made_and_handed_out(void **state)
 
 static void another_size_or_name_is_another_kind(void **state)
 {
-	struct memfd_ready *r = memfd_ready_new(true);
+	struct memfd_ready *r = memfd_ready_new(true, false);
 	int own, client;
 
 	(void)state;
@@ -115,7 +115,7 @@ static void another_size_or_name_is_another_kind(void **state)
 /* A stream start asks for frames back to back: each time none waited, twice as many are kept. */
 static void a_burst_raises_how_many_are_kept(void **state)
 {
-	struct memfd_ready *r = memfd_ready_new(true);
+	struct memfd_ready *r = memfd_ready_new(true, false);
 	int own, client, i;
 	unsigned kept = 1;
 
@@ -137,7 +137,7 @@ static void a_burst_raises_how_many_are_kept(void **state)
 
 static void no_more_than_the_maximum_wait_in_all(void **state)
 {
-	struct memfd_ready *r = memfd_ready_new(true);
+	struct memfd_ready *r = memfd_ready_new(true, false);
 	unsigned base = open_fds(), k, i;
 	int own, client;
 	char name[16];
@@ -158,7 +158,7 @@ static void no_more_than_the_maximum_wait_in_all(void **state)
 /* A ninth kind takes the place of the one asked for longest ago, whose buffers close. */
 static void the_least_recently_asked_kind_makes_room(void **state)
 {
-	struct memfd_ready *r = memfd_ready_new(true);
+	struct memfd_ready *r = memfd_ready_new(true, false);
 	unsigned base = open_fds(), k;
 	int own, client;
 	char name[16];
@@ -186,7 +186,7 @@ static void the_least_recently_asked_kind_makes_room(void **state)
 /* Out of descriptors: making ahead stops quietly; what was asked still fails cleanly. */
 static void out_of_descriptors_stops_making_ahead(void **state)
 {
-	struct memfd_ready *r = memfd_ready_new(true);
+	struct memfd_ready *r = memfd_ready_new(true, false);
 	struct rlimit old, low;
 	int own, client;
 
@@ -222,6 +222,49 @@ static void uncounted_pairs_share_one_description(void **state)
 	close(client);
 }
 
+/* Polls (5 s at most) until count buffers wait: the worker makes them on its own time. */
+static void wait_count(struct memfd_ready *r, unsigned count)
+{
+	int i;
+
+	for (i = 0; i < 500 && memfd_ready_count(r) != count; i++)
+		usleep(10000);
+	assert_int_equal(memfd_ready_count(r), count);
+}
+
+/*
+ * Threaded, as the daemon runs it: the worker wakes when a kind runs out or
+ * the loop says it is idle, and everything it made is closed at the end.
+ */
+static void the_worker_makes_them_when_woken(void **state)
+{
+	unsigned base = open_fds();
+	struct memfd_ready *r = memfd_ready_new(true, true);
+	int own, client, i;
+
+	(void)state;
+	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), -ENOENT);
+	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), -ENOENT);
+	wait_count(r, 1); /* the miss woke it */
+	for (i = 0; i < 20; i++) {
+		assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), 0);
+		assert_buffer(own, client, MiB, "w");
+		wait_count(r, 1); /* it ran out: woken again */
+	}
+	/* None waiting (dropped) is a miss: twice as many are kept from then on. */
+	memfd_ready_drop(r);
+	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), -ENOENT);
+	wait_count(r, 2);
+	/* A take that leaves one is made up for when the loop says it is idle. */
+	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), 0);
+	close(own);
+	close(client);
+	assert_false(memfd_ready_fill(r));
+	wait_count(r, 2);
+	memfd_ready_destroy(r);
+	assert_int_equal(open_fds(), base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -233,6 +276,7 @@ int main(void)
 		cmocka_unit_test(the_least_recently_asked_kind_makes_room),
 		cmocka_unit_test(out_of_descriptors_stops_making_ahead),
 		cmocka_unit_test(uncounted_pairs_share_one_description),
+		cmocka_unit_test(the_worker_makes_them_when_woken),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
