@@ -10,7 +10,9 @@
  * How many of a kind wait: none until a kind is asked for a second time (a
  * bitstream buffer of a size never seen again is not worth making twice), then
  * one, then twice as many after each time a request of that kind found none
- * waiting (a stream start asks for its frames back to back), up to
+ * waiting or took the last one (a stream start asks for its frames back to
+ * back; a decoder that frees and allocates one frame at a time settles at two,
+ * so that one is always there while the other is made), up to
  * MEMFD_READY_MAX in all.
  */
 #include <errno.h>
@@ -191,8 +193,11 @@ static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *cli
 	*own = k->p[k->n].own;
 	*client = k->p[k->n].client;
 	r->total--;
-	if (r->threaded && k->n == 0)
-		pthread_cond_signal(&r->wake);
+	if (k->n == 0) { /* the last one went: asked for as fast as made, keep more */
+		k->want = k->want * 2 > MEMFD_READY_MAX ? MEMFD_READY_MAX : k->want * 2;
+		if (r->threaded)
+			pthread_cond_signal(&r->wake);
+	}
 	return 0;
 }
 

@@ -112,7 +112,10 @@ static void another_size_or_name_is_another_kind(void **state)
 	memfd_ready_destroy(r);
 }
 
-/* A stream start asks for frames back to back: each time none waited, twice as many are kept. */
+/*
+ * A stream start asks for frames back to back: each time the last waiting one
+ * is taken (or none waited), twice as many are kept.
+ */
 static void a_burst_raises_how_many_are_kept(void **state)
 {
 	struct memfd_ready *r = memfd_ready_new(true, false);
@@ -125,12 +128,36 @@ static void a_burst_raises_how_many_are_kept(void **state)
 	for (i = 0; i < 6; i++) {
 		fill_all(r);
 		assert_int_equal(memfd_ready_count(r), kept);
-		/* Taken back to back until none waits: that miss asks for twice as many. */
-		while (memfd_ready_take(r, MiB, "burst", &own, &client) == 0) {
+		while (memfd_ready_count(r)) { /* taken back to back, the last one too */
+			assert_int_equal(memfd_ready_take(r, MiB, "burst", &own, &client), 0);
 			close(own);
 			close(client);
 		}
 		kept = kept * 2 > MEMFD_READY_MAX ? MEMFD_READY_MAX : kept * 2;
+	}
+	memfd_ready_destroy(r);
+}
+
+/* One frame freed and one allocated at a time: two are kept, one always waiting. */
+static void one_at_a_time_keeps_one_waiting(void **state)
+{
+	struct memfd_ready *r = memfd_ready_new(true, false);
+	int own, client, i;
+
+	(void)state;
+	memfd_ready_take(r, MiB, "steady", &own, &client);
+	memfd_ready_take(r, MiB, "steady", &own, &client);
+	fill_all(r);
+	assert_int_equal(memfd_ready_take(r, MiB, "steady", &own, &client), 0); /* the last */
+	close(own);
+	close(client);
+	for (i = 0; i < 50; i++) {
+		fill_all(r);
+		assert_int_equal(memfd_ready_count(r), 2);
+		assert_int_equal(memfd_ready_take(r, MiB, "steady", &own, &client), 0);
+		close(own);
+		close(client);
+		assert_int_equal(memfd_ready_count(r), 1);
 	}
 	memfd_ready_destroy(r);
 }
@@ -246,21 +273,19 @@ static void the_worker_makes_them_when_woken(void **state)
 	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), -ENOENT);
 	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), -ENOENT);
 	wait_count(r, 1); /* the miss woke it */
+	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), 0);
+	assert_buffer(own, client, MiB, "w");
+	wait_count(r, 2); /* the last one went: woken, and two are kept now */
 	for (i = 0; i < 20; i++) {
 		assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), 0);
 		assert_buffer(own, client, MiB, "w");
-		wait_count(r, 1); /* it ran out: woken again */
+		assert_false(memfd_ready_fill(r)); /* one is left: made up for when idle */
+		wait_count(r, 2);
 	}
 	/* None waiting (dropped) is a miss: twice as many are kept from then on. */
 	memfd_ready_drop(r);
 	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), -ENOENT);
-	wait_count(r, 2);
-	/* A take that leaves one is made up for when the loop says it is idle. */
-	assert_int_equal(memfd_ready_take(r, MiB, "w", &own, &client), 0);
-	close(own);
-	close(client);
-	assert_false(memfd_ready_fill(r));
-	wait_count(r, 2);
+	wait_count(r, 4);
 	memfd_ready_destroy(r);
 	assert_int_equal(open_fds(), base);
 }
@@ -272,6 +297,7 @@ int main(void)
 		cmocka_unit_test(a_kind_asked_for_again_is_made_and_handed_out),
 		cmocka_unit_test(another_size_or_name_is_another_kind),
 		cmocka_unit_test(a_burst_raises_how_many_are_kept),
+		cmocka_unit_test(one_at_a_time_keeps_one_waiting),
 		cmocka_unit_test(no_more_than_the_maximum_wait_in_all),
 		cmocka_unit_test(the_least_recently_asked_kind_makes_room),
 		cmocka_unit_test(out_of_descriptors_stops_making_ahead),
