@@ -95,6 +95,14 @@ static void uio_dispatch(struct backend *be)
 			    !(ev[i].flags & UIO_CMA_EVENT_REVOKED))
 				be->on_released(be->released_ctx, ev[i].cookie);
 		}
+		/*
+		 * The stub hands over every queued event that fits: a short read
+		 * emptied the queue, and asking again would only return EAGAIN (one
+		 * more system call per release). One that comes later makes the
+		 * descriptor readable again, and the loop calls us back.
+		 */
+		if ((size_t)n < sizeof(ev))
+			return;
 	}
 	if (n < 0 && errno != EAGAIN)
 		log_error("reading release events from the stub: %s", strerror(errno));

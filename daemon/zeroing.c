@@ -64,6 +64,7 @@ static void *worker(void *arg)
 	struct zeroing *z = arg;
 	uint64_t one = 1;
 	struct range *r;
+	bool notify;
 
 	pthread_mutex_lock(&z->lock);
 	for (;;) {
@@ -77,12 +78,25 @@ static void *worker(void *arg)
 		r->err = z->clear(z->ctx, r->offset, r->size);
 		pthread_mutex_lock(&z->lock);
 		z->busy = false;
+		/*
+		 * The loop is told only when the list goes from empty to not: until it
+		 * drains the list, one wake-up covers every range added meanwhile.
+		 */
+		notify = !z->finished.head;
 		push(&z->finished, r);
-		if (write(z->efd, &one, sizeof(one)) < 0) {
-			/* the counter cannot overflow in practice; the loop also drains on wait */
-		}
 		/* Every range, not only the last: zeroing_wait_some waits for one. */
 		pthread_cond_broadcast(&z->drained);
+		if (notify) {
+			/*
+			 * Written without the lock, so that the loop, woken by it, does
+			 * not find the lock held and block on it.
+			 */
+			pthread_mutex_unlock(&z->lock);
+			if (write(z->efd, &one, sizeof(one)) < 0) {
+				/* cannot overflow in practice; the loop also drains on wait */
+			}
+			pthread_mutex_lock(&z->lock);
+		}
 	}
 	pthread_mutex_unlock(&z->lock);
 	return NULL;
@@ -168,23 +182,40 @@ void zeroing_free(struct zeroing *z)
 
 int zeroing_submit(struct zeroing *z, uint64_t offset, uint64_t size)
 {
+	struct range_list add = {NULL, NULL};
+	int ret = 0;
+
 	while (size) {
 		uint64_t len = size < ZEROING_CHUNK ? size : ZEROING_CHUNK;
 		struct range *r = calloc(1, sizeof(*r));
 
-		if (!r)
-			return -ENOMEM;
+		if (!r) {
+			ret = -ENOMEM; /* the chunks before this one are still queued */
+			break;
+		}
 		r->offset = offset;
 		r->size = len;
 		z->pending += len;
-		pthread_mutex_lock(&z->lock);
-		push(&z->todo, r);
-		pthread_cond_signal(&z->wake);
-		pthread_mutex_unlock(&z->lock);
+		push(&add, r);
 		offset += len;
 		size -= len;
 	}
-	return 0;
+	if (!add.head)
+		return ret;
+	/*
+	 * All chunks in one go, and the worker signalled after the unlock: woken
+	 * under the lock, it would find it held and sleep again on the mutex,
+	 * costing a second wake-up (a cross-CPU one, usually) per released buffer.
+	 */
+	pthread_mutex_lock(&z->lock);
+	if (z->todo.tail)
+		z->todo.tail->next = add.head;
+	else
+		z->todo.head = add.head;
+	z->todo.tail = add.tail;
+	pthread_mutex_unlock(&z->lock);
+	pthread_cond_signal(&z->wake);
+	return ret;
 }
 
 void zeroing_wait_all(struct zeroing *z)
