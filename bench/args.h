@@ -10,7 +10,10 @@ struct bench_args {
 	const char *daemon; /* --daemon=PATH, else $CMABUFD, else the cmabufd built with us */
 };
 
-/* Exits with a usage message on unknown options. */
+/* Pins the caller to the CPU named by environment variable env, if set; exits if it cannot. */
+void bench_pin(const char *env);
+
+/* Exits with a usage message on unknown options; pins to $BENCH_CLIENT_CPU. */
 void bench_args_parse(int argc, char **argv, const char *what, struct bench_args *out);
 
 #endif

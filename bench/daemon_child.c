@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "daemon_child.h"
 
 /* Copies of the daemons still running, stopped by the exit handler of the process that started
@@ -147,6 +148,7 @@ exec_daemon(const struct daemon_child *dc, pid_t parent, char *const *argv)
 	int fd;
 
 	die_with_parent(parent);
+	bench_pin("BENCH_SERVER_CPU");
 	snprintf(logp, sizeof(logp), "%s/cmabufd.log", dc->dir);
 	fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if (fd >= 0) {

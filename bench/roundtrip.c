@@ -21,7 +21,7 @@
 #define REGION (256ull << 20)
 
 struct result {
-	struct samples floor, cma, cma_alloc, awaited;
+	struct samples floor, cma, cma_alloc, awaited, sock;
 };
 
 static uint64_t time_cmabuf(struct cmabuf *cb, uint64_t size, uint64_t *alloc_ns)
@@ -49,6 +49,19 @@ static uint64_t time_floor(int sock, uint64_t size)
 
 	if (fd < 0) {
 		fprintf(stderr, "floor_alloc(%llu): %s\n", (unsigned long long)size, strerror(-fd));
+		exit(1);
+	}
+	close(fd);
+	return now_ns() - t0;
+}
+
+static uint64_t time_socket_only(int sock, uint64_t size)
+{
+	uint64_t t0 = now_ns();
+	int fd = floor_socket_only(sock, size);
+
+	if (fd < 0) {
+		fprintf(stderr, "socket floor(%llu): %s\n", (unsigned long long)size, strerror(-fd));
 		exit(1);
 	}
 	close(fd);
@@ -96,6 +109,9 @@ static void sample(struct cmabuf *cb, struct cmabuf_conn *pc, int fsock, struct 
 		t = time_awaited(pc, size);
 		if (record)
 			samples_add(&r[s].awaited, t);
+		t = time_socket_only(fsock, size);
+		if (record)
+			samples_add(&r[s].sock, t);
 	}
 }
 
@@ -130,6 +146,16 @@ static void print_table(struct result *r, unsigned iters)
 	}
 	printf("(floor: one request, sealed memfd back over SCM_RIGHTS, client closes it;\n"
 	       " cmabufd: cmabuf_alloc + cmabuf_free; 'alloc p50' is cmabuf_alloc alone)\n");
+	printf("\nThe socket floor: the floor server passing a memfd of that size it made once and\n"
+	       "keeps, so only the socket and SCM_RIGHTS are left; interleaved with the above (µs)\n");
+	printf("%-11s | %7s %7s %7s | %-17s\n", "size", "p50", "p99", "p99.9", "cmabufd/socket");
+	for (s = 0; s < BENCH_NSIZES; s++) {
+		double k50 = us(samples_pct(&r[s].sock, 50)), k99 = us(samples_pct(&r[s].sock, 99));
+
+		printf("%-11s | %7.1f %7.1f %7.1f | %5.2f %5.2f\n", bench_sizes[s].label, k50, k99,
+		       us(samples_pct(&r[s].sock, 99.9)), us(samples_pct(&r[s].cma, 50)) / k50,
+		       us(samples_pct(&r[s].cma, 99)) / k99);
+	}
 	printf("\nBefore FREE_NOREPLY: the same daemon, FREE awaiting its OK, as cmabuf_free did "
 	       "(µs)\n");
 	printf("%-11s | %7s %7s %7s | %5s %5s %5s | %s\n", "size", "p50", "p99", "p99.9", "p50/f",
@@ -190,6 +216,7 @@ int main(int argc, char **argv)
 		samples_free(&r[s].cma);
 		samples_free(&r[s].cma_alloc);
 		samples_free(&r[s].awaited);
+		samples_free(&r[s].sock);
 	}
 	return 0;
 }
