@@ -50,9 +50,10 @@ void bench_args_parse(int argc, char **argv, const char *what, struct bench_args
 				"usage: %s [--quick] [--daemon=PATH]\n%s\n"
 				"  --quick        smoke run (seconds; numbers not meaningful)\n"
 				"  --daemon=PATH  cmabufd to measure (default $CMABUFD, else %s)\n"
-				"Environment: BENCH_CLIENT_CPU=N pins this program (and the clients it\n"
-				"forks), BENCH_SERVER_CPU=N the servers (floor, cmabufd), to CPU N:\n"
-				"the same N for both times them sharing one CPU, different ones apart.\n",
+				"Environment: BENCH_CLIENT_CPU=N pins this program (and\n"
+				"the clients it forks), BENCH_SERVER_CPU=N the servers\n"
+				"(floor, cmabufd) to CPU N: the same N for both times them\n"
+				"sharing one CPU, different ones apart.\n",
 				argv[0], what, BENCH_CMABUFD);
 			exit(strcmp(argv[i], "--help") ? 2 : 0);
 		}

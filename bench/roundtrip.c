@@ -61,7 +61,8 @@ static uint64_t time_socket_only(int sock, uint64_t size)
 	int fd = floor_socket_only(sock, size);
 
 	if (fd < 0) {
-		fprintf(stderr, "socket floor(%llu): %s\n", (unsigned long long)size, strerror(-fd));
+		fprintf(stderr, "socket floor(%llu): %s\n", (unsigned long long)size,
+			strerror(-fd));
 		exit(1);
 	}
 	close(fd);
@@ -146,8 +147,9 @@ static void print_table(struct result *r, unsigned iters)
 	}
 	printf("(floor: one request, sealed memfd back over SCM_RIGHTS, client closes it;\n"
 	       " cmabufd: cmabuf_alloc + cmabuf_free; 'alloc p50' is cmabuf_alloc alone)\n");
-	printf("\nThe socket floor: the floor server passing a memfd of that size it made once and\n"
-	       "keeps, so only the socket and SCM_RIGHTS are left; interleaved with the above (µs)\n");
+	printf("\nThe socket floor: the floor server passing a memfd of that size\n"
+	       "it made once and keeps, so only the socket and SCM_RIGHTS are\n"
+	       "left; interleaved with the above (µs)\n");
 	printf("%-11s | %7s %7s %7s | %-17s\n", "size", "p50", "p99", "p99.9", "cmabufd/socket");
 	for (s = 0; s < BENCH_NSIZES; s++) {
 		double k50 = us(samples_pct(&r[s].sock, 50)), k99 = us(samples_pct(&r[s].sock, 99));

@@ -57,7 +57,7 @@ struct daemon {
 	bool after_crash;  /* an earlier cmabufd left its socket behind */
 	struct event *ev_listen;
 	struct event *ev_backend;
-	struct event *ev_prepare; /* idle priority: the backend's work ahead (prepare) */
+	struct event *ev_prepare;     /* idle priority: the backend's work ahead (prepare) */
 	struct udev_monitor *monitor; /* while waiting for a uio_cma region */
 	struct event *ev_monitor;
 	struct zeroing *zeroing; /* NULL when the backend's buffers start zeroed */

@@ -201,8 +201,7 @@ static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *cli
 	return 0;
 }
 
-int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own,
-		     int *client)
+int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own, int *client)
 {
 	int ret;
 

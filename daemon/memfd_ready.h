@@ -41,8 +41,7 @@ void memfd_ready_destroy(struct memfd_ready *r); /* closes what is still waiting
  * -ENOENT. Either way the request is remembered, so that memfd_ready_fill()
  * makes the next one: as many ahead as were asked for back to back.
  */
-int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own,
-		     int *client);
+int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own, int *client);
 
 /*
  * The loop is idle: threaded, wakes the worker if anything is wanted and

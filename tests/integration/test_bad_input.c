@@ -365,8 +365,8 @@ static void requests_queued_behind_a_malformed_one_are_not_served(void **state)
 	bool reset = false;
 	ssize_t r;
 
-	iov[0].iov_len = (size_t)cmabuf_msg_encode(status, sizeof(status), CMABUF_MSG_STATUS, 2,
-						   NULL, 0, 0);
+	iov[0].iov_len =
+		(size_t)cmabuf_msg_encode(status, sizeof(status), CMABUF_MSG_STATUS, 2, NULL, 0, 0);
 	memset(junk, 0xee, sizeof(junk));
 	iov[2].iov_len = (size_t)cmabuf_msg_encode(alloc, sizeof(alloc), CMABUF_MSG_ALLOC, 4, &a,
 						   sizeof(a), 0);

@@ -200,7 +200,8 @@ static void the_least_recently_asked_kind_makes_room(void **state)
 	assert_int_equal(memfd_ready_count(r), MEMFD_READY_KINDS);
 	assert_int_equal(memfd_ready_take(r, MiB, "newcomer", &own, &client), -ENOENT);
 	assert_int_equal(memfd_ready_count(r), MEMFD_READY_KINDS - 1);
-	assert_int_equal(memfd_ready_take(r, MiB, "k0", &own, &client), -ENOENT); /* k0 was the oldest */
+	assert_int_equal(memfd_ready_take(r, MiB, "k0", &own, &client),
+			 -ENOENT); /* k0 was the oldest */
 	assert_int_equal(memfd_ready_take(r, MiB, "k7", &own, &client), 0);
 	close(own);
 	close(client);
