@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "clock.h"
+#include "connection.h"
 #include "daemon_child.h"
 
 /* Copies of the daemons still running, stopped by the exit handler of the process that started
@@ -271,4 +273,29 @@ uint64_t raise_fd_limit(void)
 	setrlimit(RLIMIT_NOFILE, &rl);
 	getrlimit(RLIMIT_NOFILE, &rl);
 	return rl.rlim_cur;
+}
+
+/*
+ * Untimed: until cmabufd has every freed range released and zeroed again
+ * (STATUS says nothing is used or being zeroed). It asks in a loop without
+ * sleeping: a guest that went idle just before a timed sample takes
+ * milliseconds to wake under qemu TCG, while the servers cmabufd is compared
+ * with are timed back to back, never idle (with a 1 ms sleep here cmabufd's
+ * p50 in the VM was several times what it is for that reason alone).
+ */
+void daemon_child_settle(struct cmabuf_conn *c)
+{
+	uint64_t deadline = now_ns() + 60ull * 1000000000ull;
+	struct cmabuf_msg r;
+
+	while (now_ns() < deadline) {
+		if (cmabuf_conn_request(c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL) < 0) {
+			fprintf(stderr, "STATUS: %s\n", c->last_error);
+			exit(1);
+		}
+		if (!r.u.status_reply.zeroing && !r.u.status_reply.used)
+			return;
+	}
+	fprintf(stderr, "cmabufd did not settle within a minute\n");
+	exit(1);
 }

@@ -36,4 +36,8 @@ uint64_t raise_fd_limit(void);
 /* In a freshly forked child: die with the parent. Returns only if the parent is still there. */
 void die_with_parent(pid_t parent);
 
+struct cmabuf_conn;
+/* Untimed, before a sample: waits (a minute at most) until the daemon has nothing used or zeroing. */
+void daemon_child_settle(struct cmabuf_conn *c);
+
 #endif

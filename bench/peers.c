@@ -88,27 +88,6 @@ static uint64_t one(struct ctx *x, enum peer p, uint64_t size)
 	return now_ns() - t0;
 }
 
-/* Untimed: until cmabufd has every freed range released and zeroed again. */
-static void settle(struct cmabuf_conn *c)
-{
-	struct cmabuf_msg r;
-	int i;
-
-	for (i = 0; i < 60000; i++) {
-		struct timespec ts = {0, 1000 * 1000};
-
-		if (cmabuf_conn_request(c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL) < 0) {
-			fprintf(stderr, "STATUS: %s\n", c->last_error);
-			exit(1);
-		}
-		if (!r.u.status_reply.zeroing && !r.u.status_reply.used)
-			return;
-		nanosleep(&ts, NULL);
-	}
-	fprintf(stderr, "cmabufd did not settle within a minute\n");
-	exit(1);
-}
-
 static void open_peers(struct ctx *x)
 {
 	static const char *const path[NPEERS] = {NULL, "/dev/dma_heap/reserved",
@@ -192,7 +171,7 @@ int main(int argc, char **argv)
 				if (q != P_CMABUF && x.dev[q] < 0)
 					continue;
 				if (q == P_CMABUF)
-					settle(&x.status);
+					daemon_child_settle(&x.status);
 				t = one(&x, (enum peer)q, bench_sizes[k].bytes);
 				if (i >= warm)
 					samples_add(&s[k][q], t);

@@ -129,34 +129,6 @@ static uint64_t time_cmabuf(struct cmabuf *cb, uint64_t size, uint64_t *alloc_ns
 	return now_ns() - t0;
 }
 
-/*
- * Waits, untimed, until every freed buffer is released and zeroed again: the
- * daemon clears the whole region when it starts and each range after its
- * release, on a worker thread. Measured back to back, that clearing (tens of
- * MiB per sample under TCG) would share the guest's two vCPUs with the
- * request path; a media pipeline frees at stream end, not every millisecond.
- * It asks in a loop without sleeping: a guest that went idle before a sample
- * takes milliseconds to wake under TCG, while the bare server is timed back
- * to back, never idle (a 1 ms sleep here made cmabufd's p50 several times the
- * server's for that reason alone).
- */
-static void settle(struct cmabuf_conn *c)
-{
-	struct cmabuf_msg reply;
-	uint64_t deadline = now_ns() + 60ull * 1000000000ull;
-
-	while (now_ns() < deadline) {
-		if (cmabuf_conn_request(c, CMABUF_MSG_STATUS, NULL, 0, &reply, NULL) < 0) {
-			fprintf(stderr, "STATUS: %s\n", c->last_error);
-			exit(1);
-		}
-		if (!reply.u.status_reply.zeroing && !reply.u.status_reply.used)
-			return;
-	}
-	fprintf(stderr, "cmabufd did not settle within a minute\n");
-	exit(1);
-}
-
 static void daemon_block(struct result *r, unsigned n, unsigned warm, const char *daemon)
 {
 	struct daemon_child dc;
@@ -173,7 +145,7 @@ static void daemon_block(struct result *r, unsigned n, unsigned warm, const char
 	}
 	for (i = 0; i < warm + n; i++)
 		for (s = 0; s < BENCH_NSIZES; s++) {
-			settle(&status);
+			daemon_child_settle(&status);
 			t = time_cmabuf(cb, bench_sizes[s].bytes, &a);
 			if (i >= warm) {
 				samples_add(&r[s].cma, t);
@@ -218,7 +190,7 @@ static void switch_block(struct samples *first, struct samples *all, unsigned n,
 		fprintf(stderr, "cannot connect to cmabufd\n");
 		exit(1);
 	}
-	settle(&status);
+	daemon_child_settle(&status);
 	/* Everything but one pool (page-rounded frames) is held for the whole run. */
 	d.size = status.server.region_size - FRAMES * ((NV12_4K + 4095) & ~4095ull);
 	if (cmabuf_alloc(cb, &d, &fill) < 0) {
