@@ -37,7 +37,7 @@ uint64_t raise_fd_limit(void);
 void die_with_parent(pid_t parent);
 
 struct cmabuf_conn;
-/* Untimed, before a sample: waits (a minute at most) until the daemon has nothing used or zeroing. */
+/* Untimed, before a sample: waits (a minute at most) until nothing is used or being zeroed. */
 void daemon_child_settle(struct cmabuf_conn *c);
 
 #endif
