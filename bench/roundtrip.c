@@ -42,26 +42,14 @@ static uint64_t time_cmabuf(struct cmabuf *cb, uint64_t size, uint64_t *alloc_ns
 	return now_ns() - t0;
 }
 
-static uint64_t time_floor(int sock, uint64_t size)
+/* One request to the floor server (floor_alloc or floor_socket_only), and the close. */
+static uint64_t time_floor(int (*request)(int, uint64_t), int sock, uint64_t size)
 {
 	uint64_t t0 = now_ns();
-	int fd = floor_alloc(sock, size);
+	int fd = request(sock, size);
 
 	if (fd < 0) {
-		fprintf(stderr, "floor_alloc(%llu): %s\n", (unsigned long long)size, strerror(-fd));
-		exit(1);
-	}
-	close(fd);
-	return now_ns() - t0;
-}
-
-static uint64_t time_socket_only(int sock, uint64_t size)
-{
-	uint64_t t0 = now_ns();
-	int fd = floor_socket_only(sock, size);
-
-	if (fd < 0) {
-		fprintf(stderr, "socket floor(%llu): %s\n", (unsigned long long)size,
+		fprintf(stderr, "floor server (%llu bytes): %s\n", (unsigned long long)size,
 			strerror(-fd));
 		exit(1);
 	}
@@ -93,7 +81,7 @@ static void sample(struct cmabuf *cb, struct cmabuf_conn *pc, int fsock, struct 
 
 		/* Alternate who goes first: neither always runs on a cache the other warmed. */
 		if (i % 2) {
-			t = time_floor(fsock, size);
+			t = time_floor(floor_alloc, fsock, size);
 			if (record)
 				samples_add(&r[s].floor, t);
 		}
@@ -103,14 +91,14 @@ static void sample(struct cmabuf *cb, struct cmabuf_conn *pc, int fsock, struct 
 			samples_add(&r[s].cma_alloc, a);
 		}
 		if (!(i % 2)) {
-			t = time_floor(fsock, size);
+			t = time_floor(floor_alloc, fsock, size);
 			if (record)
 				samples_add(&r[s].floor, t);
 		}
 		t = time_awaited(pc, size);
 		if (record)
 			samples_add(&r[s].awaited, t);
-		t = time_socket_only(fsock, size);
+		t = time_floor(floor_socket_only, fsock, size);
 		if (record)
 			samples_add(&r[s].sock, t);
 	}

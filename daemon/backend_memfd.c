@@ -21,8 +21,8 @@
  * (collect). That keeps the request path free of any watch (inotify on the
  * inode would cost a watch and a second reopen per buffer, and since Linux 6.14
  * memfd_create()'s own description raises no events). The memfd and the
- * reopen themselves are usually made before the request comes, while the daemon
- * is idle (memfd_ready.h). The
+ * reopen themselves are usually made before the request comes, by a worker
+ * thread (memfd_ready.h). The
  * startup probe (leases_work) checks that the kernel still counts this way.
  * Where leases are not to be had (fs.leases-enable=0), the old rule applies: a
  * buffer counts as released when its owner lets go, which is safe for memory
@@ -84,7 +84,7 @@ struct memfd_backend {
 	bool leases;	   /* the kernel answers "held by anyone else?"; else the old rule */
 	bool store;	   /* under systemd: buffers go to the file-descriptor store */
 	bool warned_probe;
-	struct memfd_ready *ready; /* buffers made while idle (memfd_ready.h) */
+	struct memfd_ready *ready; /* buffers made ahead by a worker (memfd_ready.h) */
 };
 
 static int memfd_cmp(const struct memfd_buffer *a, const struct memfd_buffer *b)
