@@ -40,6 +40,12 @@ static void exec_daemon(const struct test_daemon *td, const char *const *extra)
 	while (extra && *extra && n < 31)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
+	/*
+	 * Users start cmabufd with 0-2 only (systemd, a shell). A test's own
+	 * descriptors (a pipe, a buffer, a client socket) held by the daemon too
+	 * would keep files open the test expects closed.
+	 */
+	close_range(3, ~0u, 0);
 	execvp(argv[0], (char *const *)argv);
 	fprintf(stderr, "harness: cannot run %s: %s (set $CMABUFD)\n", argv[0], strerror(errno));
 	_exit(127);
@@ -186,6 +192,29 @@ static int count_fds(pid_t pid)
 	if (twice > MEMFD_READY_MAX)
 		return -EOVERFLOW;
 	return n - 2 * twice;
+}
+
+int test_daemon_holds(const struct test_daemon *td, int fd)
+{
+	char path[64], link[352];
+	struct stat want, st;
+	struct dirent *e;
+	int found = 0;
+	DIR *dir;
+
+	if (fstat(fd, &want) < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)td->pid);
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	while (!found && (e = readdir(dir))) {
+		snprintf(link, sizeof(link), "%s/%s", path, e->d_name);
+		found = e->d_name[0] != '.' && stat(link, &st) == 0 && st.st_dev == want.st_dev &&
+			st.st_ino == want.st_ino;
+	}
+	closedir(dir);
+	return found;
 }
 
 /*

@@ -40,6 +40,13 @@ int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n);
 int test_daemon_fd_count(const struct test_daemon *td);
 
 /*
+ * 1 if one of the daemon's descriptors is the file fd refers to (the same
+ * inode: not for anonymous-inode files such as epoll, which share one),
+ * 0 if none, or a negative errno.
+ */
+int test_daemon_holds(const struct test_daemon *td, int fd);
+
+/*
  * A numeric field of /proc/PID/status for the daemon ("VmRSS" is in KiB):
  * the value, or a negative errno (no such process, no such field).
  */

@@ -447,6 +447,37 @@ static void handed_out_fds_close_on_exec(void **state)
 	cmabuf_disconnect(cb);
 }
 
+/*
+ * cmabufd starts with what its starter passes on purpose only: a test's
+ * inheritable descriptors stay the test's, after a restart too, or the daemon
+ * would keep files open (a pipe, a buffer) their owner closed.
+ */
+static void the_daemon_inherits_no_stray_descriptor(void **state)
+{
+	struct test_daemon *td = *state;
+	int stray[2], mem = memfd_create("stray", 0); /* both inheritable */
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+
+	assert_true(mem >= 0);
+	assert_int_equal(pipe(stray), 0);
+	assert_int_equal(test_daemon_crash_and_restart(td, NULL), 0);
+	assert_int_equal(test_daemon_holds(td, stray[0]), 0);
+	assert_int_equal(test_daemon_holds(td, mem), 0);
+	/* The check sees what the daemon does hold: on memfd, its buffers' files. */
+	cb = connect_or_fail(td);
+	b = alloc_named(cb, 4096, 0, "held by both");
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	if (strcmp(st.backend, "memfd") == 0)
+		assert_int_equal(test_daemon_holds(td, cmabuf_buffer_fd(b)), 1);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+	close(stray[0]);
+	close(stray[1]);
+	close(mem);
+}
+
 /* The socket's mode decides who may allocate, and a refused user is told what to do. */
 static void socket_permissions_decide_who_connects(void **state)
 {
@@ -551,6 +582,7 @@ int main(void)
 		T(invalid_requests_say_why),
 		T(cannot_free_another_clients_buffer),
 		T(handed_out_fds_close_on_exec),
+		T(the_daemon_inherits_no_stray_descriptor),
 		cmocka_unit_test(daemon_drops_to_its_user),
 		T(socket_permissions_decide_who_connects),
 		T(disconnect_with_live_buffers_keeps_handles_usable),
