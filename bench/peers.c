@@ -4,6 +4,10 @@
  * the same sizes through cmabufd on the uio_cma stub, the kernel's CMA heap
  * (/dev/dma_heap/reserved, from cma=), its system heap and udmabuf, sample by
  * sample in turn. A peer the kernel lacks is reported as such, not an error.
+ * Then, in a block of its own (the stub's control device has one user at a
+ * time), the bare server the uio floor is (floor.h): the stub's EXPORT in
+ * another process, passed back over the socket. What the heaps cost over it
+ * bounds what any daemon reached over a socket can win against them here.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,18 +25,22 @@
 #include "cmabuf.h"
 #include "connection.h"
 #include "daemon_child.h"
+#include "floor.h"
 #include "sizes.h"
 #include "stats.h"
 
-enum peer { P_CMABUF, P_CMA, P_SYSTEM, P_UDMABUF, NPEERS };
+enum peer { P_CMABUF, P_CMA, P_SYSTEM, P_UDMABUF, P_FLOOR, NPEERS };
 
-static const char *const peer_name[NPEERS] = {"cmabufd (uio)", "CMA heap", "system heap",
-					      "udmabuf"};
+static const char *const peer_name[NPEERS] = {"cmabufd (uio)", "CMA heap", "system heap", "udmabuf",
+					      "bare uio server"};
+
+#define CTL "/dev/uio_cma0"
 
 struct ctx {
 	struct cmabuf *cb;
 	struct cmabuf_conn status;
 	int dev[NPEERS]; /* heap or /dev/udmabuf descriptor; -1: not in this kernel */
+	int floor;	 /* connected to the bare server, in its block */
 };
 
 static int heap_alloc(int heap, uint64_t size)
@@ -74,6 +82,10 @@ static uint64_t one(struct ctx *x, enum peer p, uint64_t size)
 		fd = cmabuf_alloc(x->cb, &d, &buf);
 		if (fd == 0)
 			cmabuf_free(buf);
+	} else if (p == P_FLOOR) {
+		fd = floor_alloc(x->floor, size);
+		if (fd >= 0)
+			close(fd);
 	} else {
 		fd = p == P_UDMABUF ? udmabuf_alloc(x->dev[p], size) : heap_alloc(x->dev[p], size);
 		if (fd >= 0)
@@ -93,7 +105,7 @@ static void open_peers(struct ctx *x)
 						 "/dev/dma_heap/system", "/dev/udmabuf"};
 	int p;
 
-	for (p = P_CMA; p < NPEERS; p++) {
+	for (p = P_CMA; p < P_FLOOR; p++) {
 		x->dev[p] = open(path[p], O_RDWR | O_CLOEXEC);
 		if (x->dev[p] < 0)
 			printf("%s: %s: %s (not measured)\n", peer_name[p], path[p],
@@ -114,7 +126,8 @@ static void print_table(struct samples s[][NPEERS], const struct ctx *x, unsigne
 		printf(" | %-24s", peer_name[p]);
 	printf(" | goal (frames: ≥10× vs CMA and system)\n");
 	for (i = 0; i < BENCH_NSIZES; i++) {
-		double c50 = (double)samples_pct(&s[i][P_CMABUF], 50), worst = 1e30;
+		double c50 = (double)samples_pct(&s[i][P_CMABUF], 50), worst = 1e30, bound = 1e30;
+		double f50 = (double)samples_pct(&s[i][P_FLOOR], 50);
 		int frame = bench_sizes[i].bytes == NV12_1080P || bench_sizes[i].bytes == NV12_4K;
 
 		printf("%-11s", bench_sizes[i].label);
@@ -127,17 +140,46 @@ static void print_table(struct samples s[][NPEERS], const struct ctx *x, unsigne
 			}
 			printf(" | %9.1f %8.1f %5.1f×", p50 / 1e3,
 			       (double)samples_pct(&s[i][p], 99) / 1e3, p50 / c50);
-			if (p == P_CMA || p == P_SYSTEM)
+			if (p == P_CMA || p == P_SYSTEM) {
 				worst = p50 / c50 < worst ? p50 / c50 : worst;
+				bound = p50 / f50 < bound ? p50 / f50 : bound;
+			}
 		}
-		printf(" | %s\n", !frame	  ? ""
-				  : worst == 1e30 ? "n/a"
-				  : worst >= 10	  ? "met"
-						  : "MISSED");
+		if (frame && worst != 1e30)
+			printf(" | %s (bare server: %.1f×)\n", worst >= 10 ? "met" : "MISSED",
+			       bound);
+		else
+			printf(" | %s\n", frame ? "n/a" : "");
 	}
 	printf("(cmabufd: cmabuf_alloc + cmabuf_free, the daemon settled between samples;\n"
 	       " heaps: DMA_HEAP_IOCTL_ALLOC + close; udmabuf: memfd + seal + UDMABUF_CREATE + "
-	       "close)\n");
+	       "close;\n"
+	       " bare uio server: the stub's EXPORT in another process, passed over SEQPACKET, "
+	       "then close,\n"
+	       " in a block of its own after cmabufd's. Goal column: the lesser of CMA and system "
+	       "heap over\n"
+	       " cmabufd; in brackets over the bare server, what any socket round trip could win "
+	       "here)\n");
+}
+
+/* The stub has one user at a time: the bare server gets it once cmabufd is gone. */
+static void floor_block(struct samples s[][NPEERS], struct ctx *x, unsigned n, unsigned warm)
+{
+	struct floor_server fs;
+	unsigned i;
+	size_t k;
+
+	floor_server_start_uio(&fs, CTL);
+	x->floor = floor_connect(fs.socket);
+	for (i = 0; i < warm + n; i++)
+		for (k = 0; k < BENCH_NSIZES; k++) {
+			uint64_t t = one(x, P_FLOOR, bench_sizes[k].bytes);
+
+			if (i >= warm)
+				samples_add(&s[k][P_FLOOR], t);
+		}
+	close(x->floor);
+	floor_server_stop(&fs);
 }
 
 int main(int argc, char **argv)
@@ -155,7 +197,7 @@ int main(int argc, char **argv)
 	n = args.quick ? 10 : 300;
 	warm = args.quick ? 2 : 10;
 	open_peers(&x);
-	x.dev[P_CMABUF] = 0;
+	x.dev[P_CMABUF] = x.dev[P_FLOOR] = 0;
 	daemon_child_start_uio(&dc, args.daemon);
 	if (cmabuf_conn_open(&x.status, dc.socket) < 0 || cmabuf_connect(dc.socket, &x.cb) < 0) {
 		fprintf(stderr, "cannot connect to cmabufd\n");
@@ -167,7 +209,7 @@ int main(int argc, char **argv)
 				int q = (p + (int)i) % NPEERS; /* rotate who goes first */
 				uint64_t t;
 
-				if (q != P_CMABUF && x.dev[q] < 0)
+				if (q == P_FLOOR || (q != P_CMABUF && x.dev[q] < 0))
 					continue;
 				if (q == P_CMABUF)
 					daemon_child_settle(&x.status);
@@ -175,9 +217,10 @@ int main(int argc, char **argv)
 				if (i >= warm)
 					samples_add(&s[k][q], t);
 			}
-	print_table(s, &x, n);
 	cmabuf_disconnect(x.cb);
 	cmabuf_conn_close(&x.status);
 	daemon_child_stop(&dc);
+	floor_block(s, &x, n, warm);
+	print_table(s, &x, n);
 	return 0;
 }
