@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,25 @@ unsigned memfd_ready_count(struct memfd_ready *r)
 	return n;
 }
 
+/*
+ * As SCHED_BATCH (set here, by the creator, so that it holds once
+ * memfd_ready_new() returns): the worker's wake-ups then do not preempt the
+ * thread on that CPU, which is the client that just got its reply or the loop
+ * serving the next one, while it still gets its fair share and keeps up under
+ * load (SCHED_IDLE starved it there, and the loop made the memfds itself).
+ * Measured in bench/RESULTS.md, sections 1 and 2. Where the policy cannot be
+ * had, the worker runs as any thread.
+ */
+static int start_worker(struct memfd_ready *r)
+{
+	struct sched_param none = {0};
+
+	if (pthread_create(&r->worker, NULL, worker, r) != 0)
+		return -1;
+	pthread_setschedparam(r->worker, SCHED_BATCH, &none);
+	return 0;
+}
+
 struct memfd_ready *memfd_ready_new(bool counted, bool threaded)
 {
 	struct memfd_ready *r = calloc(1, sizeof(*r));
@@ -297,7 +317,7 @@ struct memfd_ready *memfd_ready_new(bool counted, bool threaded)
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->wake, NULL);
 	/* Without a thread, the loop's idle turns make them (memfd_ready_fill). */
-	r->threaded = threaded && pthread_create(&r->worker, NULL, worker, r) == 0;
+	r->threaded = threaded && start_worker(r) == 0;
 	return r;
 }
 

@@ -3,11 +3,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -291,6 +293,35 @@ static void the_worker_makes_them_when_woken(void **state)
 	assert_int_equal(open_fds(), base);
 }
 
+/* The policy of each thread of ours but the caller's, or -1 if there is none. */
+static int other_thread_policy(void)
+{
+	struct dirent *e;
+	int policy = -1;
+	DIR *dir = opendir("/proc/self/task");
+
+	assert_non_null(dir);
+	while ((e = readdir(dir)))
+		if (e->d_name[0] != '.' && atoi(e->d_name) != gettid())
+			policy = sched_getscheduler(atoi(e->d_name));
+	closedir(dir);
+	return policy;
+}
+
+/*
+ * The worker must not preempt the client that just got its reply, nor the
+ * loop (bench/RESULTS.md, section 1): it runs as SCHED_BATCH.
+ */
+static void the_worker_yields_to_the_threads_it_serves(void **state)
+{
+	struct memfd_ready *r = memfd_ready_new(true, true);
+
+	(void)state;
+	assert_int_equal(other_thread_policy(), SCHED_BATCH);
+	memfd_ready_destroy(r);
+	assert_int_equal(other_thread_policy(), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -304,6 +335,7 @@ int main(void)
 		cmocka_unit_test(out_of_descriptors_stops_making_ahead),
 		cmocka_unit_test(uncounted_pairs_share_one_description),
 		cmocka_unit_test(the_worker_makes_them_when_woken),
+		cmocka_unit_test(the_worker_yields_to_the_threads_it_serves),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
