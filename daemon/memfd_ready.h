@@ -15,8 +15,12 @@
 
 /* At most this many (size, name) kinds are remembered, the least recently asked for go first. */
 #define MEMFD_READY_KINDS 8
-/* At most this many buffers wait made, in all (two descriptors each). */
-#define MEMFD_READY_MAX 16
+/*
+ * At most this many buffers wait made, in all (two descriptors each, and no
+ * pages). 16 left a kind with none when five were in use, two at a time each
+ * (bench/RESULTS.md, section 1).
+ */
+#define MEMFD_READY_MAX 32
 
 /*
  * A sealed memfd of size bytes named "cmabuf:NAME": *own is memfd_create()'s
