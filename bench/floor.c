@@ -282,18 +282,6 @@ int floor_connect(const char *path)
 	return fd;
 }
 
-static int request_fd(int sock, uint64_t size);
-
-int floor_alloc(int sock, uint64_t size)
-{
-	return request_fd(sock, size);
-}
-
-int floor_socket_only(int sock, uint64_t size)
-{
-	return request_fd(sock, size | FLOOR_SOCKET_ONLY);
-}
-
 static int request_fd(int sock, uint64_t size)
 {
 	union {
@@ -322,4 +310,14 @@ static int request_fd(int sock, uint64_t size)
 		return r.error < 0 ? r.error : -EPROTO;
 	}
 	return fd;
+}
+
+int floor_alloc(int sock, uint64_t size)
+{
+	return request_fd(sock, size);
+}
+
+int floor_socket_only(int sock, uint64_t size)
+{
+	return request_fd(sock, size | FLOOR_SOCKET_ONLY);
 }

@@ -18,6 +18,9 @@ struct floor_server {
 	char socket[96];
 };
 
+/* The stub's control device, which the uio floor and the benchmarks open. */
+#define FLOOR_UIO_CTL "/dev/uio_cma0"
+
 /* Forks the server (one process, epoll, any number of clients) and waits until it accepts. */
 void floor_server_start(struct floor_server *fs);
 void floor_server_stop(struct floor_server *fs);

@@ -34,8 +34,6 @@ enum peer { P_CMABUF, P_CMA, P_SYSTEM, P_UDMABUF, P_FLOOR, NPEERS };
 static const char *const peer_name[NPEERS] = {"cmabufd (uio)", "CMA heap", "system heap", "udmabuf",
 					      "bare uio server"};
 
-#define CTL "/dev/uio_cma0"
-
 struct ctx {
 	struct cmabuf *cb;
 	struct cmabuf_conn status;
@@ -169,7 +167,7 @@ static void floor_block(struct samples s[][NPEERS], struct ctx *x, unsigned n, u
 	unsigned i;
 	size_t k;
 
-	floor_server_start_uio(&fs, CTL);
+	floor_server_start_uio(&fs, FLOOR_UIO_CTL);
 	x->floor = floor_connect(fs.socket);
 	for (i = 0; i < warm + n; i++)
 		for (k = 0; k < BENCH_NSIZES; k++) {

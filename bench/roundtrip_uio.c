@@ -24,8 +24,6 @@
 #include "stats.h"
 #include "uio_cma.h"
 
-#define CTL "/dev/uio_cma0"
-
 struct result {
 	struct samples floor, server, cma, cma_alloc;
 };
@@ -63,12 +61,12 @@ static uint64_t time_export(int ctl, uint64_t size, uint64_t cookie, uint32_t pa
 static void floor_block(struct result *r, unsigned n, unsigned warm, uint64_t *cookie)
 {
 	struct uio_cma_info info;
-	int ctl = open(CTL, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	int ctl = open(FLOOR_UIO_CTL, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	unsigned i;
 	size_t s;
 
 	if (ctl < 0 || ioctl(ctl, UIO_CMA_IOC_INFO, &info) < 0) {
-		perror(CTL);
+		perror(FLOOR_UIO_CTL);
 		exit(1);
 	}
 	for (i = 0; i < warm + n; i++)
@@ -92,7 +90,7 @@ static void server_block(struct result *r, unsigned n, unsigned warm)
 	size_t s;
 	int sock;
 
-	floor_server_start_uio(&fs, CTL);
+	floor_server_start_uio(&fs, FLOOR_UIO_CTL);
 	sock = floor_connect(fs.socket);
 	for (i = 0; i < warm + n; i++)
 		for (s = 0; s < BENCH_NSIZES; s++) {
@@ -276,9 +274,9 @@ int main(int argc, char **argv)
 
 	bench_args_parse(argc, argv, "Alloc+free round trip on the uio backend (in the VM).",
 			 &args);
-	if (access(CTL, F_OK) < 0) {
+	if (access(FLOOR_UIO_CTL, F_OK) < 0) {
 		fprintf(stderr, "%s: no uio_cma control device (run through bench/run --vm)\n",
-			CTL);
+			FLOOR_UIO_CTL);
 		return 1;
 	}
 	blocks = args.quick ? 1 : 4;

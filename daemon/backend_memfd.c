@@ -53,8 +53,6 @@
 #include "memfd_ready.h"
 #include "rbtree.h"
 
-#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
-
 /* Tries 1, 2, 4, ... 1024 ms apart: a buffer held for long costs a probe a second. */
 #define STEPS 11
 
@@ -425,7 +423,7 @@ static const char *not_ours(struct memfd_backend *m, int fd, const struct backen
 
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || seals < 0)
 		return "not a memfd";
-	if ((seals & SEALS) != SEALS)
+	if ((seals & MEMFD_SEALS) != MEMFD_SEALS)
 		return "a memfd without cmabuf's seals";
 	if ((uint64_t)st.st_size != l->size)
 		return "a memfd of another size than its name says";

@@ -28,8 +28,6 @@
 #include "memfd_ready.h"
 #include "protocol.h"
 
-#define SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
-
 struct pair {
 	int own, client;
 };
@@ -68,7 +66,7 @@ static int new_memfd(const char *name, uint64_t size)
 	if (fd < 0)
 		return -errno;
 	/* Pages come zeroed from the kernel and are allocated on first touch. */
-	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, SEALS) < 0) {
+	if (ftruncate(fd, (off_t)size) < 0 || fcntl(fd, F_ADD_SEALS, MEMFD_SEALS) < 0) {
 		int err = -errno;
 
 		close(fd);

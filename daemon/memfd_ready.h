@@ -10,6 +10,7 @@
 #ifndef CMABUF_MEMFD_READY_H
 #define CMABUF_MEMFD_READY_H
 
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@
  * (bench/RESULTS.md, section 1).
  */
 #define MEMFD_READY_MAX 32
+
+/* The seals every buffer gets; adopting a stored one checks for them too. */
+#define MEMFD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 
 /*
  * A sealed memfd of size bytes named "cmabuf:NAME": *own is memfd_create()'s

@@ -50,7 +50,7 @@ static void on_prepare(evutil_socket_t fd, short what, void *arg)
 
 void daemon_prepare_soon(struct daemon *d)
 {
-	if (d->ev_prepare && !event_pending(d->ev_prepare, EV_TIMEOUT, NULL))
+	if (d->ev_prepare) /* already active: libevent leaves it as it is */
 		event_active(d->ev_prepare, EV_TIMEOUT, 0);
 }
 
