@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Unit tests for the policy configuration parser (daemon/policy_config.c): values, every kind
+ * Unit tests for the policy configuration parser (daemon/core/policy_config.c): values, every kind
  * of error with its line number and wording, and class matching. Files are written with
  * mkstemp under $TMPDIR (default /tmp). EXAMPLE_CONF, when defined, is the path of
  * docs/cmabufd.conf.example, which must parse.
