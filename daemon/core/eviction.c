@@ -6,9 +6,9 @@
 #include <stdlib.h>
 
 #include "allocator.h"
-#include "client.h"
-#include "daemon.h"
 #include "eviction.h"
+#include "ledger.h"
+#include "owner.h"
 
 /* The region in address order: free extents and placed buffers. */
 struct segment {
@@ -48,12 +48,12 @@ static int by_start(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-static int collect(struct daemon *d, struct segments *s)
+static int collect(const struct allocator *a, struct ledger *l, struct segments *s)
 {
 	struct buffer *b;
-	int ret = allocator_for_each_free(d->alloc, add_free, s);
+	int ret = allocator_for_each_free(a, add_free, s);
 
-	for (b = ledger_next_after(&d->ledger, 0); b && ret == 0; b = ledger_next(&d->ledger, b)) {
+	for (b = ledger_next_after(l, 0); b && ret == 0; b = ledger_next(l, b)) {
 		if (!b->purged)
 			ret = add_segment(s, b->offset, b->size, b);
 	}
@@ -159,8 +159,8 @@ static void describe_blocker(const struct buffer *b, char *why, size_t cap)
 		 b->name, (int)b->pid);
 }
 
-int eviction_plan(struct daemon *d, uint64_t size, uint64_t align, int priority,
-		  struct eviction_plan *plan, char *why, size_t cap)
+int eviction_plan(const struct allocator *a, struct ledger *l, uint64_t size, uint64_t align,
+		  int priority, struct eviction_plan *plan, char *why, size_t cap)
 {
 	struct segments s = {NULL, 0, 0};
 	struct eviction_plan trial;
@@ -168,10 +168,10 @@ int eviction_plan(struct daemon *d, uint64_t size, uint64_t align, int priority,
 	struct cost best = {0, 0, 0}, c;
 	bool found = false;
 	size_t i;
-	int ret = collect(d, &s);
+	int ret = collect(a, l, &s);
 
 	for (i = 0; ret == 0 && i < s.n; i++) {
-		if (!try_window(&s, i, size, align ? align : allocator_granule(d->alloc), priority,
+		if (!try_window(&s, i, size, align ? align : allocator_granule(a), priority,
 				&trial, &c, &blk) ||
 		    trial.nvictims == 0)
 			continue;

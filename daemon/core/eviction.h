@@ -11,8 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct allocator;
 struct buffer;
-struct daemon;
+struct ledger;
 
 #define EVICTION_MAX 64 /* buffers taken back for one request */
 
@@ -28,7 +29,7 @@ struct eviction_plan {
  * used, then the fewest bytes. Returns 0 with a plan, or -ENOMEM with a reason
  * naming what blocks every window.
  */
-int eviction_plan(struct daemon *d, uint64_t size, uint64_t align, int priority,
-		  struct eviction_plan *plan, char *why, size_t cap);
+int eviction_plan(const struct allocator *a, struct ledger *l, uint64_t size, uint64_t align,
+		  int priority, struct eviction_plan *plan, char *why, size_t cap);
 
 #endif

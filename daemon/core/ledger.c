@@ -35,16 +35,17 @@ struct buffer *ledger_find(struct ledger *l, uint64_t id)
 	return RB_FIND(buffer_tree, &l->buffers, &key);
 }
 
-struct buffer *ledger_next_after(struct ledger *l, uint64_t after_id)
+/* The tree's functions take a mutable head; looking up changes nothing. */
+struct buffer *ledger_next_after(const struct ledger *l, uint64_t after_id)
 {
 	struct buffer key = {.id = after_id + 1};
 
 	if (after_id == UINT64_MAX)
 		return NULL;
-	return RB_NFIND(buffer_tree, &l->buffers, &key);
+	return RB_NFIND(buffer_tree, (struct buffer_tree *)&l->buffers, &key);
 }
 
-struct buffer *ledger_next(struct ledger *l, struct buffer *b)
+struct buffer *ledger_next(const struct ledger *l, struct buffer *b)
 {
-	return RB_NEXT(buffer_tree, &l->buffers, b);
+	return RB_NEXT(buffer_tree, (struct buffer_tree *)&l->buffers, b);
 }

@@ -14,7 +14,7 @@
 
 #include "protocol.h"
 
-struct client;
+struct owner;
 
 struct buffer {
 	uint64_t id; /* also the backend cookie */
@@ -24,7 +24,7 @@ struct buffer {
 	pid_t pid;
 	uid_t uid;
 	char name[CMABUF_NAME_LEN];
-	struct client *owner; /* charged to it until released; NULL once it disconnected */
+	struct owner *owner; /* charged to it until released; NULL once it disconnected */
 	bool let_go;	      /* the owner freed it (or left): release pending */
 	bool purgeable;	    /* contents may be discarded (CMABUF_ALLOC_PURGEABLE, set_purgeable) */
 	bool reclaimable;   /* the owner gives it back when asked */
@@ -80,7 +80,7 @@ void ledger_insert(struct ledger *l, struct buffer *b);
 void ledger_remove(struct ledger *l, struct buffer *b);
 struct buffer *ledger_find(struct ledger *l, uint64_t id);
 /* The first buffer with id > after_id, for paging through the list. */
-struct buffer *ledger_next_after(struct ledger *l, uint64_t after_id);
-struct buffer *ledger_next(struct ledger *l, struct buffer *b);
+struct buffer *ledger_next_after(const struct ledger *l, uint64_t after_id);
+struct buffer *ledger_next(const struct ledger *l, struct buffer *b);
 
 #endif

@@ -2,26 +2,15 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "allocator.h"
-#include "backend.h"
-#include "daemon.h"
+#include "core.h"
 #include "metrics.h"
 #include "policy.h"
-#include "zeroing.h"
 
 _Static_assert(CONFIG_MAX_CLASSES + 1 <= CMABUF_METRICS_MAX_CLASSES,
 	       "METRICS_REPLY must hold every class and the default class");
 _Static_assert(CONFIG_NAME_MAX <= CMABUF_CLASS_LEN, "class names must fit the wire field");
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void metrics_count_refusal(struct metrics *m, int err)
 {
@@ -54,25 +43,6 @@ void metrics_observe_ns(struct metrics *m, uint64_t ns)
 		m->latency[k]++;
 	m->latency_count++;
 	m->latency_sum_ns += ns;
-}
-
-void metrics_alloc_begin(struct metrics *m, const struct client *c)
-{
-	m->timing = c;
-	m->timing_start_ns = now_ns();
-}
-
-void metrics_alloc_answered(struct metrics *m, const struct client *c)
-{
-	if (m->timing != c)
-		return;
-	metrics_observe_ns(m, now_ns() - m->timing_start_ns);
-	m->timing = NULL; /* one sample per request */
-}
-
-void metrics_alloc_end(struct metrics *m)
-{
-	m->timing = NULL;
 }
 
 static void fill_classes(const struct policy *p, struct cmabuf_msg_metrics_reply *r)
@@ -111,7 +81,7 @@ static int by_bytes_desc(const void *a, const void *b)
  * Per-uid usage is computed when asked, from the ledger: nothing to keep in
  * step on every allocation and release. Keeps the uids holding the most bytes.
  */
-static int fill_uids(struct daemon *d, bool all_uids, uid_t uid, struct cmabuf_msg_metrics_reply *r)
+static int fill_uids(const struct core *d, bool all_uids, uid_t uid, struct cmabuf_msg_metrics_reply *r)
 {
 	struct cmabuf_uid_usage *v = calloc(d->ledger.count + 1, sizeof(*v));
 	struct buffer *b;
@@ -150,25 +120,25 @@ static int fill_uids(struct daemon *d, bool all_uids, uid_t uid, struct cmabuf_m
 	return 0;
 }
 
-int metrics_fill(struct daemon *d, bool all_uids, uid_t uid, struct cmabuf_msg_metrics_reply *r)
+int metrics_fill(const struct core *d, bool all_uids, uid_t uid, uint64_t uptime_ms,
+		 struct cmabuf_msg_metrics_reply *r)
 {
 	const struct metrics *m = &d->metrics;
 	struct allocator_stats st;
-	uint64_t zeroing = zeroing_pending(d->zeroing);
 
 	allocator_get_stats(d->alloc, &st);
 	memset(r, 0, sizeof(*r));
-	r->region_size = d->be->size;
-	r->used = st.used - zeroing; /* as STATUS: ranges being zeroed belong to nobody */
+	r->region_size = d->region.size;
+	r->used = core_used_bytes(d); /* as STATUS: ranges being zeroed belong to nobody */
 	r->free = st.free;
 	r->largest_free = st.largest_free;
 	r->pending_release = d->ledger.pending_release_bytes;
-	r->zeroing = zeroing;
+	r->zeroing = d->zeroing_bytes;
 	r->free_extents = st.free_extents;
 	r->buffers = d->ledger.count;
-	r->clients = d->nclients;
+	r->clients = d->nowners;
 	r->reloads = d->stats.reloads;
-	r->uptime_ms = now_ms(CLOCK_MONOTONIC) - d->start_ms;
+	r->uptime_ms = uptime_ms;
 	r->allocations = d->stats.allocations;
 	memcpy(r->failures, m->failures, sizeof(r->failures));
 	r->evictions = d->stats.evictions;

@@ -3,34 +3,25 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
-#include "client.h"
-#include "daemon.h"
-#include "log.h"
+#include "ledger.h"
+#include "owner.h"
 #include "policy.h"
 
 #define MiB(x) ((double)(x) / (1024.0 * 1024.0))
 
-int policy_init(struct policy *p, const char *path, bool optional, uint64_t region_size, char *err,
-		size_t cap)
+void policy_init(struct policy *p, const struct config *cfg, const char *path, uid_t self_uid,
+		 uint64_t region_size)
 {
-	int ret;
-
 	memset(p, 0, sizeof(*p));
 	p->region_size = region_size;
-	config_defaults(&p->cfg);
-	if (!path)
-		return 0;
-	ret = config_load(path, region_size, &p->cfg, err, cap);
-	if (ret == -ENOENT && optional) {
-		config_defaults(&p->cfg);
-		return 0;
-	}
-	if (ret == 0)
+	p->self_uid = self_uid;
+	if (cfg) {
+		p->cfg = *cfg;
 		p->path = path;
-	return ret;
+	} else {
+		config_defaults(&p->cfg);
+	}
 }
 
 static const struct class_config *class_of(const struct policy *p, unsigned idx)
@@ -38,66 +29,34 @@ static const struct class_config *class_of(const struct policy *p, unsigned idx)
 	return idx < p->cfg.nclasses ? &p->cfg.classes[idx] : &p->cfg.default_class;
 }
 
-/* The systemd unit a process runs in, from its cgroup path ("…/camera.service"). */
-static void peer_unit(pid_t pid, char *unit, size_t cap)
+void policy_classify(const struct policy *p, struct owner *o)
 {
-	char path[64], line[512], *last, *end;
-	FILE *f;
-
-	unit[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3) != 0) /* the unified hierarchy */
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		last = strrchr(line, '/');
-		last = last ? last + 1 : line + 3;
-		end = strrchr(last, '.');
-		if (end && (!strcmp(end, ".service") || !strcmp(end, ".scope")) &&
-		    strlen(last) < cap)
-			memcpy(unit, last, strlen(last) + 1);
-	}
-	fclose(f);
-}
-
-void policy_classify(struct daemon *d, struct client *c)
-{
-	const struct config *cfg = &d->policy.cfg;
-	gid_t groups[64];
-	socklen_t len = sizeof(groups);
-	char unit[CONFIG_UNIT_MAX];
+	const struct config *cfg = &p->cfg;
+	const struct identity *id = &o->id;
 	const struct class_config *k;
-	int ngroups;
 
-	/* Supplementary groups from the kernel too, never from what the client says. */
-	ngroups = getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0
-			  ? (int)(len / sizeof(gid_t))
-			  : 0;
-	peer_unit(c->pid, unit, sizeof(unit));
-	k = config_match(cfg, c->uid, c->gid, groups, ngroups, unit[0] ? unit : NULL);
-	c->class_idx = k == &cfg->default_class ? cfg->nclasses : (unsigned)(k - cfg->classes);
-	c->priority = k->priority;
+	k = config_match(cfg, id->uid, id->gid, id->groups, id->ngroups,
+			 id->unit[0] ? id->unit : NULL);
+	o->class_idx = k == &cfg->default_class ? cfg->nclasses : (unsigned)(k - cfg->classes);
+	o->priority = k->priority;
 }
 
-bool policy_denied(const struct daemon *d, const struct client *c)
+bool policy_denied(const struct policy *p, const struct owner *o)
 {
-	return class_of(&d->policy, c->class_idx)->deny;
+	return class_of(p, o->class_idx)->deny;
 }
 
-const char *policy_class_name(const struct daemon *d, const struct client *c)
+const char *policy_class_name(const struct policy *p, const struct owner *o)
 {
-	return class_of(&d->policy, c->class_idx)->name;
+	return class_of(p, o->class_idx)->name;
 }
 
-bool policy_may_learn_dev_addr(const struct daemon *d, const struct client *c)
+bool policy_may_learn_dev_addr(const struct policy *p, const struct owner *o)
 {
 	/* Without a configuration file, root and the daemon's own user may. */
-	if (!d->policy.path)
-		return c->uid == 0 || c->uid == geteuid();
-	return class_of(&d->policy, c->class_idx)->dev_addr;
+	if (!p->path)
+		return o->id.uid == 0 || o->id.uid == p->self_uid;
+	return class_of(p, o->class_idx)->dev_addr;
 }
 
 /* Bytes other pools may still claim under their guaranteed minimums. */
@@ -144,29 +103,33 @@ static int check_pool(const struct policy *p, unsigned idx, uint64_t size, char 
 	return 0;
 }
 
-static int check_class(const struct policy *p, unsigned idx, uint64_t size, char *why, size_t cap)
+/* The class's limits, for this one client: what it holds, not what its class does. */
+static int check_class(const struct policy *p, const struct owner *o, uint64_t size, char *why,
+		       size_t cap)
 {
-	const struct class_config *k = class_of(p, idx);
+	const struct class_config *k = class_of(p, o->class_idx);
 
-	if (k->max_buffers && p->class_buffers[idx] + 1 > k->max_buffers) {
-		snprintf(why, cap, "class '%s' already holds %u buffers, its limit (max-buffers)",
-			 k->name, p->class_buffers[idx]);
+	if (k->max_buffers && o->nbuffers + 1 > k->max_buffers) {
+		snprintf(why, cap,
+			 "this client already holds %u buffers, the limit of its class '%s' "
+			 "(max-buffers)",
+			 o->nbuffers, k->name);
 		return -EDQUOT;
 	}
-	if (k->max_bytes && p->class_bytes[idx] + size > k->max_bytes) {
+	if (k->max_bytes && o->bytes + size > k->max_bytes) {
 		snprintf(why, cap,
-			 "class '%s' would hold %.1f MiB, over its limit of %.1f MiB (max-bytes)",
-			 k->name, MiB(p->class_bytes[idx] + size), MiB(k->max_bytes));
+			 "this client would hold %.1f MiB, over the limit of its class '%s' of "
+			 "%.1f MiB (max-bytes)",
+			 MiB(o->bytes + size), k->name, MiB(k->max_bytes));
 		return -EDQUOT;
 	}
 	return 0;
 }
 
-int policy_check_alloc(struct daemon *d, const struct client *c, uint64_t size, const char *pool,
-		       unsigned *pool_idx, char *why, size_t cap)
+int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t size,
+		       const char *pool, unsigned *pool_idx, char *why, size_t cap)
 {
-	const struct policy *p = &d->policy;
-	const struct class_config *k = class_of(p, c->class_idx);
+	const struct class_config *k = class_of(p, o->class_idx);
 	const struct pool_config *own = config_pool(&p->cfg, k->pool);
 	unsigned idx = own ? (unsigned)(own - p->cfg.pools) : 0;
 	int ret;
@@ -176,7 +139,7 @@ int policy_check_alloc(struct daemon *d, const struct client *c, uint64_t size, 
 			 k->pool, pool);
 		return -EACCES;
 	}
-	ret = check_class(p, c->class_idx, size, why, cap);
+	ret = check_class(p, o, size, why, cap);
 	if (ret == 0)
 		ret = check_pool(p, idx, size, why, cap);
 	if (ret == 0)
@@ -184,79 +147,83 @@ int policy_check_alloc(struct daemon *d, const struct client *c, uint64_t size, 
 	return ret;
 }
 
-void policy_charge(struct daemon *d, struct buffer *b)
+void policy_charge(struct policy *p, struct buffer *b)
 {
-	struct policy *p = &d->policy;
-
 	p->pool_used[b->pool_idx] += b->size;
 	if (b->class_idx != POLICY_NO_CLASS) {
 		p->class_bytes[b->class_idx] += b->size;
 		p->class_buffers[b->class_idx]++;
 	}
+	if (b->owner)
+		b->owner->bytes += b->size;
 	b->bytes_charged = true;
 }
 
-void policy_uncharge_bytes(struct daemon *d, struct buffer *b)
+void policy_uncharge_bytes(struct policy *p, struct buffer *b)
 {
-	struct policy *p = &d->policy;
-
 	if (!b->bytes_charged)
 		return;
 	p->pool_used[b->pool_idx] -= b->size;
 	if (b->class_idx != POLICY_NO_CLASS)
 		p->class_bytes[b->class_idx] -= b->size;
+	if (b->owner)
+		b->owner->bytes -= b->size;
 	b->bytes_charged = false;
 }
 
-void policy_forget(struct daemon *d, struct buffer *b)
+void policy_forget(struct policy *p, struct buffer *b)
 {
-	policy_uncharge_bytes(d, b);
+	policy_uncharge_bytes(p, b);
 	if (b->class_idx != POLICY_NO_CLASS)
-		d->policy.class_buffers[b->class_idx]--;
+		p->class_buffers[b->class_idx]--;
 }
 
-/* Indexes change with the file: map each buffer's pool and class by name. */
-static void remap_buffers(struct daemon *d, const struct config *old)
+/* The index of the class called name in cfg: the default class when it is gone. */
+static unsigned class_by_name(const struct config *cfg, const char *name)
 {
-	struct policy *p = &d->policy;
+	unsigned i;
+
+	for (i = 0; i < cfg->nclasses; i++)
+		if (!strcmp(cfg->classes[i].name, name))
+			return i;
+	return cfg->nclasses;
+}
+
+/* A class index of old, in fresh: by name (index nclasses is the default class). */
+static uint8_t remap_class(const struct config *old, const struct config *fresh, uint8_t idx)
+{
+	if (idx == POLICY_NO_CLASS)
+		return idx;
+	if (idx >= old->nclasses)
+		return (uint8_t)fresh->nclasses;
+	return (uint8_t)class_by_name(fresh, old->classes[idx].name);
+}
+
+void policy_remap(struct policy *p, const struct config *old, struct ledger *l)
+{
 	struct buffer *b;
 
 	memset(p->pool_used, 0, sizeof(p->pool_used));
 	memset(p->class_bytes, 0, sizeof(p->class_bytes));
 	memset(p->class_buffers, 0, sizeof(p->class_buffers));
-	for (b = ledger_next_after(&d->ledger, 0); b; b = ledger_next(&d->ledger, b)) {
+	for (b = ledger_next_after(l, 0); b; b = ledger_next(l, b)) {
 		const struct pool_config *pool = config_pool(&p->cfg, old->pools[b->pool_idx].name);
-		bool charged = b->bytes_charged;
 
 		b->pool_idx = pool ? (uint8_t)(pool - p->cfg.pools) : 0;
-		if (b->class_idx != POLICY_NO_CLASS)
-			b->class_idx = b->owner ? (uint8_t)b->owner->class_idx : POLICY_NO_CLASS;
-		if (charged) {
-			policy_charge(d, b);
-		} else if (b->class_idx != POLICY_NO_CLASS) {
-			p->class_buffers[b->class_idx]++;
+		/*
+		 * An owner was classified again already; a buffer whose owner left (freed,
+		 * still held) stays charged to its class, found by name.
+		 */
+		if (b->owner)
+			b->class_idx = (uint8_t)b->owner->class_idx;
+		else
+			b->class_idx = remap_class(old, &p->cfg, b->class_idx);
+		if (b->bytes_charged) {
+			p->pool_used[b->pool_idx] += b->size;
+			if (b->class_idx != POLICY_NO_CLASS)
+				p->class_bytes[b->class_idx] += b->size;
 		}
+		if (b->class_idx != POLICY_NO_CLASS)
+			p->class_buffers[b->class_idx]++;
 	}
-}
-
-int policy_reload(struct daemon *d, char *err, size_t cap)
-{
-	struct policy *p = &d->policy;
-	struct config fresh, old = p->cfg;
-	struct client *c;
-	int ret;
-
-	if (!p->path) {
-		snprintf(err, cap,
-			 "no configuration file was loaded at startup; nothing to reload");
-		return -ENOENT;
-	}
-	ret = config_load(p->path, p->region_size, &fresh, err, cap);
-	if (ret < 0)
-		return ret;
-	p->cfg = fresh;
-	TAILQ_FOREACH (c, &d->clients, link)
-		policy_classify(d, c);
-	remap_buffers(d, &old);
-	return 0;
 }

@@ -14,18 +14,15 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <grp.h>
 #include <inttypes.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <ini.h>
 
-#include "options.h"
+#include "size.h"
 #include "policy_config.h"
 
 #define LINE_MAX_LEN  1024 /* longest line we read; inih may allow less, then that wins */
@@ -47,7 +44,8 @@ struct parse_state {
 	/* input: a FILE or a string */
 	FILE *f;
 	const char *text;
-	const char *name; /* the file, for messages */
+	const char *name;	   /* the file, for messages */
+	config_lookup_fn lookup; /* user and group names; NULL: numbers only */
 	uint64_t region_size;
 	struct config *c;
 
@@ -210,42 +208,6 @@ static int parse_duration_ms(const char *s, uint64_t *out)
 	return 0;
 }
 
-/* 0 found, -ENOENT unknown, other negative errno when the lookup itself failed. */
-static int lookup_id(const char *name, bool group, uint32_t *out)
-{
-	long hint = sysconf(group ? _SC_GETGR_R_SIZE_MAX : _SC_GETPW_R_SIZE_MAX);
-	size_t size = hint > 0 ? (size_t)hint : 1024;
-
-	for (;;) {
-		char *buf = malloc(size);
-		struct passwd pw, *pwr = NULL;
-		struct group gr, *grr = NULL;
-		int r;
-
-		if (!buf)
-			return -ENOMEM;
-		if (group) {
-			r = getgrnam_r(name, &gr, buf, size, &grr);
-			if (!r && grr)
-				*out = (uint32_t)grr->gr_gid;
-		} else {
-			r = getpwnam_r(name, &pw, buf, size, &pwr);
-			if (!r && pwr)
-				*out = (uint32_t)pwr->pw_uid;
-		}
-		free(buf);
-		if (r == ERANGE && size < (1u << 20)) {
-			size *= 2;
-			continue;
-		}
-		if (!r && (group ? grr != NULL : pwr != NULL))
-			return 0;
-		if (!r || r == ENOENT || r == ESRCH || r == EBADF || r == EPERM)
-			return -ENOENT;
-		return -r;
-	}
-}
-
 /* Splits a comma list; calls fn on each trimmed, non-empty item. */
 static int for_each_item(struct parse_state *st, const char *key, const char *value,
 			 int (*fn)(struct parse_state *st, const char *key, const char *item))
@@ -349,7 +311,7 @@ static int add_id(struct parse_state *st, const char *key, const char *item)
 				    key, item, key, UINT32_MAX - 1);
 		id = (uint32_t)num;
 	} else {
-		r = lookup_id(item, group, &id);
+		r = st->lookup ? st->lookup(item, group, &id) : -ENOENT;
 		if (r == -ENOENT)
 			return fail(
 				st, st->lineno,
@@ -856,8 +818,8 @@ void config_defaults(struct config *out)
 	out->reclaim_deadline_ms = CONFIG_RECLAIM_DEADLINE_DEFAULT_MS;
 }
 
-static int parse(FILE *f, const char *text, const char *name, uint64_t region_size,
-		 struct config *out, char *err, size_t errlen)
+static int parse(FILE *f, const char *text, const char *name, config_lookup_fn lookup,
+		 uint64_t region_size, struct config *out, char *err, size_t errlen)
 {
 	struct parse_state *st = calloc(1, sizeof(*st));
 	struct config *c = calloc(1, sizeof(*c));
@@ -873,6 +835,7 @@ static int parse(FILE *f, const char *text, const char *name, uint64_t region_si
 	st->f = f;
 	st->text = text;
 	st->name = name;
+	st->lookup = lookup;
 	st->region_size = region_size;
 	st->c = c;
 	st->errbuf = err;
@@ -900,29 +863,16 @@ static int parse(FILE *f, const char *text, const char *name, uint64_t region_si
 	return r;
 }
 
-int config_load(const char *path, uint64_t region_size, struct config *out, char *err,
-		size_t errlen)
+int config_parse_stream(FILE *f, const char *name, config_lookup_fn lookup, uint64_t region_size,
+			struct config *out, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "re");
-	int r;
-
-	if (!f) {
-		r = -errno;
-		if (r == -ENOENT)
-			set_err(err, errlen, "%s: cannot open: no such file", path);
-		else
-			set_err(err, errlen, "%s: cannot open: %s", path, strerror(-r));
-		return r;
-	}
-	r = parse(f, NULL, path, region_size, out, err, errlen);
-	fclose(f);
-	return r;
+	return parse(f, NULL, name, lookup, region_size, out, err, errlen);
 }
 
 int config_parse_string(const char *text, const char *name, uint64_t region_size,
 			struct config *out, char *err, size_t errlen)
 {
-	return parse(NULL, text ? text : "", name ? name : "<string>", region_size, out, err,
+	return parse(NULL, text ? text : "", name ? name : "<string>", NULL, region_size, out, err,
 		     errlen);
 }
 

@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define CONFIG_NAME_MAX			   32 /* pool and class names, including the NUL */
@@ -71,21 +72,29 @@ struct config {
 void config_defaults(struct config *out);
 
 /*
- * Reads the INI file at path. region_size is the size of the memory region in bytes, used to
- * check that pool minimums fit; 0 skips that check (region not known yet: call
+ * Resolves a user (group false) or group name in uid = / gid =: 0 with *id set, -ENOENT for
+ * a name the database does not know, another negative errno when the lookup itself failed.
+ * The parser asks the caller (config_file.c asks NSS); without one only numbers are known.
+ */
+typedef int (*config_lookup_fn)(const char *name, bool group, uint32_t *id);
+
+/*
+ * Parses the INI text read from f, a stream the caller opened (config_file.c opens the file);
+ * name stands for the file in messages. region_size is the size of the memory region in bytes,
+ * used to check that pool minimums fit; 0 skips that check (region not known yet: call
  * config_check_region() once it is).
  * Returns 0 and fills *out, or a negative errno with a message in err and *out untouched:
- *   -ENOENT  the file does not exist ("PATH: cannot open: ..."); the caller decides whether
- *            that matters (the default path is optional, an explicit --config is not);
- *   -EACCES, -EIO, ...  it could not be read;
- *   -EINVAL  its content is wrong ("PATH:LINE: reason");
+ *   -EIO, -EISDIR, ...  it could not be read ("NAME: cannot read: ...");
+ *   -EINVAL  its content is wrong ("NAME:LINE: reason");
  *   -ENOMEM.
  * Safe for SIGHUP reloads: parse into a scratch struct, swap only on success.
  */
-int config_load(const char *path, uint64_t region_size, struct config *out, char *err,
-		size_t errlen);
-
-/* Same as config_load() on a string in memory; name stands for the file in messages. */
+int config_parse_stream(FILE *f, const char *name, config_lookup_fn lookup, uint64_t region_size,
+			struct config *out, char *err, size_t errlen);
+/*
+ * Same as config_parse_stream() on a string in memory, with numeric uids and gids only; name
+ * stands for the file in messages.
+ */
 int config_parse_string(const char *text, const char *name, uint64_t region_size,
 			struct config *out, char *err, size_t errlen);
 

@@ -1,27 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
-#include <time.h>
 
-#include "daemon.h"
 #include "refusals.h"
 
-void refusals_record(struct refusals *r, pid_t pid, uid_t uid, const struct cmabuf_msg_alloc *a,
-		     int error, const char *reason)
+void refusals_record(struct refusals *r, uint64_t time_ms, pid_t pid, uid_t uid, uint64_t size,
+		     const char *name, int error, const char *reason)
 {
 	struct refusal *e = &r->ring[r->last_serial % REFUSALS_MAX];
 
 	memset(e, 0, sizeof(*e));
 	e->serial = ++r->last_serial;
-	e->time_ms = now_ms(CLOCK_REALTIME);
-	e->size = a->size;
+	e->time_ms = time_ms;
+	e->size = size;
 	e->pid = pid;
 	e->uid = uid;
 	e->error = error;
 	/* Kept for `cmabufctl why`, which prints it: not a name refused for what it holds. */
-	if (cmabuf_name_problem(a->name))
+	if (cmabuf_name_problem(name))
 		cmabuf_copy_name(e->name, sizeof(e->name), "(invalid name)");
 	else
-		memcpy(e->name, a->name, sizeof(e->name)); /* the decoder saw its NUL */
+		memcpy(e->name, name, sizeof(e->name)); /* the decoder saw its NUL */
 	cmabuf_copy_name(e->reason, sizeof(e->reason), reason);
 }
 

@@ -31,8 +31,9 @@ struct refusals {
 	uint64_t last_serial; /* the newest refusal's serial; 0 before the first */
 };
 
-void refusals_record(struct refusals *r, pid_t pid, uid_t uid, const struct cmabuf_msg_alloc *a,
-		     int error, const char *reason);
+/* name: CMABUF_NAME_LEN bytes, NUL-terminated (the decoder checked). */
+void refusals_record(struct refusals *r, uint64_t time_ms, pid_t pid, uid_t uid, uint64_t size,
+		     const char *name, int error, const char *reason);
 
 /* The newest refusal older than before_serial (0: the newest of all), or NULL. */
 const struct refusal *refusals_before(const struct refusals *r, uint64_t before_serial);

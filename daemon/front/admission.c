@@ -9,17 +9,18 @@
 
 #include "admission.h"
 #include "client.h"
-#include "daemon.h"
+#include "options.h"
+#include "server.h"
 #include "log.h"
 #include "protocol.h"
 
-static unsigned connections_of(const struct daemon *d, uid_t uid)
+static unsigned connections_of(const struct server *d, uid_t uid)
 {
 	const struct client *c;
 	unsigned n = 0;
 
 	TAILQ_FOREACH (c, &d->clients, link)
-		n += c->uid == uid;
+		n += c->owner.id.uid == uid;
 	return n;
 }
 
@@ -68,7 +69,7 @@ static void refuse(int fd, const char *fmt, ...)
 	close(fd);
 }
 
-bool admission_accept(struct daemon *d, int fd)
+bool admission_accept(struct server *d, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);

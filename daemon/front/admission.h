@@ -5,12 +5,12 @@
 
 #include <stdbool.h>
 
-struct daemon;
+struct server;
 
 /*
  * Decides whether a freshly accepted connection may stay. A refused one gets
  * an ERROR (sequence 0, -EUSERS) saying which limit it hit, and is closed.
  */
-bool admission_accept(struct daemon *d, int fd);
+bool admission_accept(struct server *s, int fd);
 
 #endif

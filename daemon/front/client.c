@@ -9,71 +9,81 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "daemon.h"
 #include "log.h"
 #include "requests.h"
 #include "scm.h"
+#include "server.h"
 
 static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
 
+static void on_deadline(evutil_socket_t fd, short what, void *arg);
+
 /* Identity comes from the kernel, never from what the client says. */
-static int read_peer(struct client *c)
+static int read_peer(int fd, struct identity *id)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
 		return -errno;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
+	id->pid = cred.pid;
+	id->uid = cred.uid;
+	id->gid = cred.gid;
 	return 0;
 }
 
-int client_create(struct daemon *d, int fd)
+int client_create(struct server *s, int fd)
 {
 	struct client *c = calloc(1, sizeof(*c));
+	struct identity id;
 
 	if (!c) {
 		close(fd);
 		return -ENOMEM;
 	}
-	c->d = d;
+	memset(&id, 0, sizeof(id));
+	c->srv = s;
 	c->fd = fd;
-	TAILQ_INIT(&c->buffers);
-	c->ev_read = event_new(d->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-	c->ev_write = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
-	if (!c->ev_read || !c->ev_write || read_peer(c) < 0 || event_add(c->ev_read, NULL) < 0) {
-		client_destroy(c);
+	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+	c->ev_deadline = evtimer_new(s->base, on_deadline, c);
+	if (!c->ev_read || !c->ev_write || !c->ev_deadline || read_peer(fd, &id) < 0 ||
+	    event_add(c->ev_read, NULL) < 0) {
+		if (c->ev_read)
+			event_free(c->ev_read);
+		if (c->ev_write)
+			event_free(c->ev_write);
+		if (c->ev_deadline)
+			event_free(c->ev_deadline);
+		close(fd);
+		free(c);
 		return -ENOMEM;
 	}
-	TAILQ_INSERT_TAIL(&d->clients, c, link);
-	d->nclients++;
-	log_debug("client pid %d uid %u connected", (int)c->pid, (unsigned)c->uid);
+	core_owner_init(&c->owner, &id, &client_door_ops, c);
+	core_owner_add(s->core, &c->owner);
+	TAILQ_INSERT_TAIL(&s->clients, c, link);
+	s->nclients++;
+	log_debug("client pid %d uid %u connected", (int)id.pid, (unsigned)id.uid);
 	return 0;
 }
 
-/* Lets go of every buffer, then forgets them: pending ones outlive the client. */
-static void release_all_buffers(struct client *c)
+/* Its parked ALLOC's time is up: the wiring refuses it. */
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
-	struct buffer *b, *tmp;
+	struct client *c = arg;
 
-	TAILQ_FOREACH_SAFE (b, &c->buffers, owner_link, tmp) {
-		TAILQ_REMOVE(&c->buffers, b, owner_link);
-		b->owner = NULL;
-		if (!b->let_go)
-			daemon_buffer_unexport(c->d, b);
-	}
+	c->srv->hooks->deadline(c->srv->hooks_ctx, &c->parked);
 }
 
 void client_destroy(struct client *c)
 {
 	if (!c)
 		return;
-	pending_alloc_cancel(c);
+	event_del(c->ev_deadline);
 	log_client_flush(c);
-	release_all_buffers(c);
+	/* Lets go of every buffer; pending ones outlive the client. */
+	c->srv->hooks->leave(c->srv->hooks_ctx, &c->owner);
 	while (c->outq_len) {
 		struct outmsg *m = c->outq[c->outq_head];
 
@@ -87,16 +97,26 @@ void client_destroy(struct client *c)
 		event_free(c->ev_read);
 	if (c->ev_write)
 		event_free(c->ev_write);
+	event_free(c->ev_deadline);
 	close(c->fd);
 	free(c);
 }
 
 static void client_drop(struct client *c, const char *why)
 {
-	log_debug("client pid %d disconnected: %s", (int)c->pid, why);
-	TAILQ_REMOVE(&c->d->clients, c, link);
-	c->d->nclients--;
+	log_debug("client pid %d disconnected: %s", (int)c->owner.id.pid, why);
+	TAILQ_REMOVE(&c->srv->clients, c, link);
+	c->srv->nclients--;
 	client_destroy(c);
+}
+
+void client_close_after(struct client *c, const char *why)
+{
+	c->closing = true;
+	if (c->outq_len == 0)
+		client_drop(c, why);
+	else
+		event_del(c->ev_read);
 }
 
 /* Returns 1 if sent, 0 if the socket is full, < 0 on a dead connection. */

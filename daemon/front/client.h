@@ -11,11 +11,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "ledger.h"
+#include "core.h"
 #include "protocol.h"
 
-struct daemon;
 struct event;
+struct server;
 
 /* A client that does not read its replies is disconnected once this many wait. */
 #define CLIENT_OUTQ_MAX 32
@@ -27,24 +27,17 @@ struct outmsg {
 };
 
 struct client {
-	struct daemon *d;
+	struct server *srv;
+	struct owner owner; /* identity, class and buffers, as the core knows them */
 	int fd;
-	pid_t pid;
-	uid_t uid;
-	gid_t gid;
 	bool greeted; /* HELLO accepted */
 	bool closing; /* protocol error: flush the error reply, then close */
 	bool dead;    /* output overflowed or failed: close without flushing */
 	struct event *ev_read;
 	struct event *ev_write;
-	TAILQ_HEAD(, buffer) buffers;
-	uint32_t nbuffers;
-	uint64_t bytes;
-	unsigned class_idx;	       /* policy: index into the configuration's classes */
-	unsigned alloc_pool;	       /* the pool the request in progress is charged to */
-	int priority;		       /* from its class: higher may reclaim from lower */
-	struct pending_alloc *pending; /* an ALLOC waiting for reclaimed memory */
-	uint64_t log_window_start;     /* log rate limit (log.c) */
+	struct core_request parked;	/* its ALLOC waiting for reclaimed memory */
+	struct event *ev_deadline;	/* when that one is refused */
+	uint64_t log_window_start;	/* log rate limit (log.c) */
 	unsigned log_lines, log_suppressed;
 	struct outmsg *outq[CLIENT_OUTQ_MAX];
 	unsigned outq_head, outq_len;
@@ -52,7 +45,7 @@ struct client {
 };
 
 /* Takes ownership of fd (an accepted connection). */
-int client_create(struct daemon *d, int fd);
+int client_create(struct server *s, int fd);
 void client_destroy(struct client *c);
 
 /*
@@ -64,7 +57,19 @@ int client_send(struct client *c, uint16_t type, uint32_t seq, const void *paylo
 int client_send_error(struct client *c, uint32_t seq, uint16_t request_type, int err,
 		      const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Closes once what is queued for it is sent (a reason it should read first, say). */
+void client_close_after(struct client *c, const char *why);
+
 /* Request dispatch, in requests.c. Returns < 0 if the client must be disconnected. */
 int client_handle(struct client *c, const struct cmabuf_msg *msg);
+
+/* The client whose owner o is. */
+static inline struct client *client_of(struct owner *o)
+{
+	return o->door;
+}
+
+/* How the core's decisions for a client come back to it (alloc.c). */
+extern const struct door_ops client_door_ops;
 
 #endif

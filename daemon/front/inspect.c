@@ -4,18 +4,21 @@
 
 #include "allocator.h"
 #include "client.h"
-#include "daemon.h"
+#include "clock.h"
+#include "core.h"
 #include "inspect.h"
 #include "metrics.h"
 #include "policy.h"
 #include "refusals.h"
 #include "requests.h"
+#include "server.h"
 
 int handle_metrics(struct client *c, const struct cmabuf_msg *m)
 {
 	struct cmabuf_msg_metrics_reply r;
 
-	if (metrics_fill(c->d, may_learn_dev_addr(c), c->uid, &r) < 0)
+	if (metrics_fill(c->srv->core, may_learn_dev_addr(c), c->owner.id.uid,
+			 now_ms(CLOCK_MONOTONIC) - c->srv->start_ms, &r) < 0)
 		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOMEM,
 					 "out of memory in cmabufd");
 	return client_send(c, CMABUF_MSG_METRICS_REPLY, m->hdr.seq, &r, sizeof(r), -1);
@@ -24,17 +27,19 @@ int handle_metrics(struct client *c, const struct cmabuf_msg *m)
 static void fill_client(struct cmabuf_client_entry *e, const struct client *c,
 			const struct client *asking)
 {
+	const struct owner *o = &c->owner;
+
 	memset(e, 0, sizeof(*e));
 	e->conn = (uint32_t)c->fd;
-	e->pid = (uint32_t)c->pid;
-	e->uid = (uint32_t)c->uid;
-	e->priority = c->priority;
-	e->buffers = c->nbuffers;
-	e->bytes = c->bytes;
+	e->pid = (uint32_t)o->id.pid;
+	e->uid = (uint32_t)o->id.uid;
+	e->priority = o->priority;
+	e->buffers = o->nbuffers;
+	e->bytes = o->bytes;
 	e->flags =
-		(c->pending ? CMABUF_CLIENT_WAITING : 0) | (c == asking ? CMABUF_CLIENT_SELF : 0);
+		(o->pending ? CMABUF_CLIENT_WAITING : 0) | (c == asking ? CMABUF_CLIENT_SELF : 0);
 	cmabuf_copy_name(e->class_name, sizeof(e->class_name),
-			 c->greeted ? policy_class_name(c->d, c) : "");
+			 c->greeted ? policy_class_name(&c->srv->core->policy, o) : "");
 }
 
 /* The visible client with the smallest conn >= start, and whether any client lies beyond. */
@@ -42,7 +47,7 @@ static const struct client *next_client(const struct client *asking, uint32_t st
 {
 	const struct client *c, *best = NULL;
 
-	TAILQ_FOREACH (c, &asking->d->clients, link) {
+	TAILQ_FOREACH (c, &asking->srv->clients, link) {
 		if ((uint32_t)c->fd < start || (best && c->fd >= best->fd))
 			continue;
 		best = c;
@@ -64,7 +69,7 @@ int handle_list_clients(struct client *c, const struct cmabuf_msg *m)
 
 	memset(h, 0, sizeof(*h));
 	for (; k && h->count < CMABUF_LIST_MAX_CLIENTS; k = next_client(c, (uint32_t)k->fd + 1)) {
-		if (all || k->uid == c->uid)
+		if (all || k->owner.id.uid == c->owner.id.uid)
 			fill_client(&out.u.clients_reply.entries[h->count++], k, c);
 	}
 	h->more = k != NULL;
@@ -99,7 +104,7 @@ int handle_list_extents(struct client *c, const struct cmabuf_msg *m)
 				out.u.extents_reply.entries};
 
 	memset(p.h, 0, sizeof(*p.h));
-	allocator_for_each_free(c->d->alloc, add_extent, &p);
+	allocator_for_each_free(c->srv->core->alloc, add_extent, &p);
 	return client_send(c, CMABUF_MSG_LIST_EXTENTS_REPLY, m->hdr.seq, &out.u,
 			   sizeof(*p.h) + p.h->count * sizeof(struct cmabuf_extent_entry), -1);
 }
@@ -121,13 +126,13 @@ int handle_list_refusals(struct client *c, const struct cmabuf_msg *m)
 {
 	struct cmabuf_msg out;
 	struct cmabuf_msg_buffers_reply *h = &out.u.refusals_reply.head;
-	const struct refusals *ring = &c->d->refusals;
+	const struct refusals *ring = &c->srv->core->refusals;
 	const struct refusal *r = refusals_before(ring, m->u.list_refusals.before_serial);
 	bool all = may_learn_dev_addr(c);
 
 	memset(h, 0, sizeof(*h));
 	for (; r && h->count < CMABUF_LIST_MAX_REFUSALS; r = refusals_before(ring, r->serial)) {
-		if (all || r->uid == c->uid)
+		if (all || r->uid == c->owner.id.uid)
 			fill_refusal(&out.u.refusals_reply.entries[h->count++], r);
 	}
 	h->more = r != NULL;

@@ -10,25 +10,26 @@
 #include <unistd.h>
 
 #include "allocator.h"
-#include "backend.h"
+#include "clock.h"
 #include "cmabuf.h"
 #include "client.h"
-#include "daemon.h"
+#include "core.h"
 #include "inspect.h"
 #include "log.h"
 #include "policy.h"
 #include "requests.h"
-#include "zeroing.h"
+#include "server.h"
 
 #define MiB(x) ((double)(x) / (1024.0 * 1024.0))
 
 int may_learn_dev_addr(const struct client *c)
 {
-	return policy_may_learn_dev_addr(c->d, c);
+	return policy_may_learn_dev_addr(&c->srv->core->policy, &c->owner);
 }
 
 static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 {
+	struct core *core = c->srv->core;
 	struct cmabuf_msg_hello_reply r;
 
 	if (c->greeted) {
@@ -49,18 +50,17 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 				  m->u.hello.flags, CMABUF_PROTOCOL_VERSION);
 		return -EPROTO;
 	}
-	policy_classify(c->d, c);
-	if (policy_denied(c->d, c)) {
+	if (!core_classify(core, &c->owner)) {
 		client_send_error(c, m->hdr.seq, m->hdr.type, -EACCES,
 				  "clients of class '%s' may not use cmabufd (deny = yes in %s)",
-				  policy_class_name(c->d, c), c->d->policy.path);
+				  policy_class_name(&core->policy, &c->owner), core->policy.path);
 		return -EACCES;
 	}
 	memset(&r, 0, sizeof(r));
 	r.version = CMABUF_PROTOCOL_VERSION;
 	r.flags = may_learn_dev_addr(c) ? CMABUF_HELLO_HAS_DEV_ADDR : 0;
-	r.region_size = c->d->be->size;
-	cmabuf_copy_name(r.backend, sizeof(r.backend), c->d->be->name);
+	r.region_size = core->region.size;
+	cmabuf_copy_name(r.backend, sizeof(r.backend), core->region.backend);
 	c->greeted = true;
 	return client_send(c, CMABUF_MSG_HELLO_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
@@ -68,9 +68,12 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 /* The buffer id names, if this connection owns it and has not let it go; else NULL. */
 static struct buffer *owned_buffer(struct client *c, uint64_t id)
 {
-	struct buffer *b = ledger_find(&c->d->ledger, id);
+	return core_owned_buffer(c->srv->core, &c->owner, id);
+}
 
-	return b && b->owner == c && !b->let_go ? b : NULL;
+static void let_go(struct client *c, struct buffer *b)
+{
+	c->srv->hooks->let_go(c->srv->hooks_ctx, b);
 }
 
 static int handle_free(struct client *c, const struct cmabuf_msg *m)
@@ -82,7 +85,7 @@ static int handle_free(struct client *c, const struct cmabuf_msg *m)
 		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOENT,
 					 "no buffer %" PRIu64 " owned by this connection",
 					 m->u.free.id);
-	daemon_buffer_unexport(c->d, b);
+	let_go(c, b);
 	return client_send(c, CMABUF_MSG_OK, m->hdr.seq, NULL, 0, -1);
 }
 
@@ -92,7 +95,7 @@ static int handle_free_noreply(struct client *c, const struct cmabuf_msg *m)
 	struct buffer *b = owned_buffer(c, m->u.free.id);
 
 	if (b)
-		daemon_buffer_unexport(c->d, b);
+		let_go(c, b);
 	return 0;
 }
 
@@ -106,34 +109,33 @@ static int handle_set_purgeable(struct client *c, const struct cmabuf_msg *m)
 		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOENT,
 					 "no buffer %" PRIu64 " owned by this connection", sp->id);
 	memset(&r, 0, sizeof(r));
-	r.was_purged = b->purged;
-	b->purgeable = sp->purgeable;
-	b->last_used_ms = now_ms(CLOCK_MONOTONIC);
+	r.was_purged = core_set_purgeable(c->srv->core, b, sp->purgeable, &(struct core_time){
+		now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME)});
 	return client_send(c, CMABUF_MSG_PURGEABLE_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
 
 static int handle_status(struct client *c, const struct cmabuf_msg *m)
 {
-	struct daemon *d = c->d;
+	const struct core *d = c->srv->core;
 	struct cmabuf_msg_status_reply r;
 	struct allocator_stats st;
 
 	allocator_get_stats(d->alloc, &st);
 	memset(&r, 0, sizeof(r));
-	cmabuf_copy_name(r.backend, sizeof(r.backend), d->be->name);
-	r.region_base = may_learn_dev_addr(c) ? d->be->base : 0; /* base + offset = address */
-	r.region_size = d->be->size;
+	cmabuf_copy_name(r.backend, sizeof(r.backend), d->region.backend);
+	r.region_base = may_learn_dev_addr(c) ? d->region.base : 0; /* base + offset = address */
+	r.region_size = d->region.size;
 	/* Ranges being zeroed are out of the allocator but belong to nobody. */
-	r.used = st.used - zeroing_pending(d->zeroing);
+	r.used = core_used_bytes(d);
 	r.free = st.free;
 	r.largest_free = st.largest_free;
 	r.pending_release = d->ledger.pending_release_bytes;
-	r.zeroing = zeroing_pending(d->zeroing);
+	r.zeroing = d->zeroing_bytes;
 	r.free_extents = st.free_extents;
 	r.buffers = d->ledger.count;
-	r.clients = d->nclients;
+	r.clients = c->srv->nclients;
 	r.reloads = d->stats.reloads;
-	r.uptime_ms = now_ms(CLOCK_MONOTONIC) - d->start_ms;
+	r.uptime_ms = now_ms(CLOCK_MONOTONIC) - c->srv->start_ms;
 	r.allocations = d->stats.allocations;
 	r.failures = d->stats.failures;
 	return client_send(c, CMABUF_MSG_STATUS_REPLY, m->hdr.seq, &r, sizeof(r), -1);
@@ -159,12 +161,13 @@ static int handle_list(struct client *c, const struct cmabuf_msg *m)
 {
 	struct cmabuf_msg out;
 	struct cmabuf_msg_buffers_reply *h = &out.u.buffers_reply.head;
-	struct buffer *b = ledger_next_after(&c->d->ledger, m->u.list_buffers.after_id);
+	const struct ledger *l = &c->srv->core->ledger;
+	struct buffer *b = ledger_next_after(l, m->u.list_buffers.after_id);
 
 	memset(h, 0, sizeof(*h));
 	/* Other users' buffers (owners, names, layout) only for the privileged. */
-	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES; b = ledger_next(&c->d->ledger, b)) {
-		if (b->uid == c->uid || may_learn_dev_addr(c))
+	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES; b = ledger_next(l, b)) {
+		if (b->uid == c->owner.id.uid || may_learn_dev_addr(c))
 			fill_entry(&out.u.buffers_reply.entries[h->count++], b);
 	}
 	h->more = b != NULL;

@@ -12,9 +12,8 @@
 
 #include "admission.h"
 #include "client.h"
-#include "daemon.h"
-#include "fdstore.h"
 #include "log.h"
+#include "options.h"
 #include "server.h"
 
 static int mkdir_parents(const char *path)
@@ -83,28 +82,9 @@ static int bind_socket(const struct options *opt, bool *stale)
 	return fd;
 }
 
-/*
- * systemd socket activation: exactly one SEQPACKET socket. Buffers from the
- * file-descriptor store come in the same LISTEN_FDS; they are not ours here.
- */
-static int inherited_socket(void)
-{
-	int fd = -1, n = passed_fds_others(&fd);
-
-	if (n <= 0)
-		return -ENOENT;
-	if (n > 1 || sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
-		log_error("systemd passed %d sockets; expected one listening SOCK_SEQPACKET socket",
-			  n);
-		return -EINVAL;
-	}
-	fcntl(fd, F_SETFL, O_NONBLOCK);
-	return fd;
-}
-
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
-	struct daemon *d = arg;
+	struct server *d = arg;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0) {
@@ -118,12 +98,21 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 		log_warn("could not set up a new client");
 }
 
-int server_start(struct daemon *d)
+void server_init(struct server *s, const struct options *opt, struct event_base *base,
+		 struct core *core, const struct server_hooks *hooks, void *hooks_ctx)
 {
-	int fd = inherited_socket();
+	memset(s, 0, sizeof(*s));
+	s->opt = opt;
+	s->base = base;
+	s->core = core;
+	s->hooks = hooks;
+	s->hooks_ctx = hooks_ctx;
+	s->listen_fd = -1;
+	TAILQ_INIT(&s->clients);
+}
 
-	if (fd == -EINVAL)
-		return fd;
+int server_start(struct server *d, int fd)
+{
 	d->socket_bound = fd < 0;
 	if (fd < 0)
 		fd = bind_socket(d->opt, &d->after_crash);
@@ -136,7 +125,7 @@ int server_start(struct daemon *d)
 	return 0;
 }
 
-void server_stop(struct daemon *d)
+void server_stop(struct server *d)
 {
 	while (!TAILQ_EMPTY(&d->clients)) {
 		struct client *c = TAILQ_FIRST(&d->clients);
@@ -154,4 +143,16 @@ void server_stop(struct daemon *d)
 	if (d->listen_fd >= 0)
 		close(d->listen_fd);
 	d->listen_fd = -1;
+}
+
+void server_client_denied(struct server *s, struct owner *o)
+{
+	struct client *c = client_of(o);
+
+	client_send_error(c, 0, 0, -EACCES,
+			  "clients of class '%s' may not use cmabufd any more (deny = yes in %s, "
+			  "reloaded); closing the connection",
+			  policy_class_name(&s->core->policy, o), s->core->policy.path);
+	log_client(LOG_NOTICE, c, NULL, 0, "denied by the reloaded policy; disconnecting");
+	client_close_after(c, "denied by the reloaded policy");
 }

@@ -260,7 +260,7 @@ static void enomem_says_why(void **state)
 	assert_ptr_equal(out, (void *)0x1); /* untouched on failure */
 	assert_non_null(strstr(cmabuf_last_error(cb), "requested 8388608 bytes"));
 	assert_non_null(strstr(cmabuf_last_error(cb), "largest free extent 4.0 MiB"));
-	assert_non_null(strstr(cmabuf_last_error(cb), "free 4.0 MiB in 1 extents"));
+	assert_non_null(strstr(cmabuf_last_error(cb), "free 4.0 MiB in 1 extent,"));
 	/* The connection is still good: a fitting request succeeds. */
 	d.size = 4u << 20;
 	assert_int_equal(cmabuf_alloc(cb, &d, &out), 0);

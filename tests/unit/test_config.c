@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_file.h"
 #include "policy_config.h"
 
 #define KiB (1024ULL)
