@@ -132,6 +132,54 @@ static void class_buffer_and_byte_quotas_refuse_with_reason(void **state)
 	stop(f);
 }
 
+/* Limits of a class are each client's: one client at its limit locks nobody else out. */
+static void two_clients_of_a_class_each_have_its_limits(void **state)
+{
+	struct fixture *f = start("[class default]\nmax-buffers = 2\nmax-bytes = 12M\n", 64 * MB);
+	struct cmabuf *one = connect_ok(f), *two = connect_ok(f);
+	struct cmabuf_buffer *a, *b, *c, *d, *none = NULL;
+
+	assert_int_equal(alloc(one, 4 * MB, 0, &a), 0);
+	assert_int_equal(alloc(one, 8 * MB, 0, &b), 0);
+	assert_int_equal(alloc(one, 4096, 0, &none), -EDQUOT);
+	assert_int_equal(alloc(two, 8 * MB, 0, &c), 0);
+	assert_int_equal(alloc(two, 4 * MB, 0, &d), 0);
+	assert_int_equal(alloc(two, 4096, 0, &none), -EDQUOT);
+	assert_non_null(strstr(cmabuf_last_error(two), "this client already holds 2 buffers"));
+	assert_null(none);
+	cmabuf_free(a);
+	cmabuf_free(b);
+	cmabuf_free(c);
+	cmabuf_free(d);
+	cmabuf_disconnect(one);
+	cmabuf_disconnect(two);
+	stop(f);
+}
+
+/* A reload that denies a class reaches the clients of it already connected, with the reason. */
+static void a_reload_to_deny_closes_connected_clients_with_the_reason(void **state)
+{
+	struct fixture *f = start("[class default]\nmax-buffers = 8\n", 16 * MB);
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *a, *b = NULL;
+	struct cmabuf_msg_status_reply st;
+	int i, ret = 0;
+
+	assert_int_equal(alloc(cb, 4096, 0, &a), 0);
+	write_conf(f->conf, "[class default]\ndeny = yes\n");
+	kill(f->td.pid, SIGHUP);
+	/* reload() asks the daemon on a new connection, which is refused once it took effect. */
+	for (i = 0; i < 500 && (ret = test_daemon_status(&f->td, &st)) == 0; i++)
+		usleep(10000);
+	assert_int_equal(ret, -EACCES);
+	assert_int_equal(alloc(cb, 4096, 0, &b), -EACCES);
+	assert_non_null(strstr(cmabuf_last_error(cb), "deny = yes"));
+	assert_null(b);
+	cmabuf_free(a);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
 /* Runs fn in a child as nobody; returns its exit status. */
 static int as_nobody(int (*fn)(const char *socket, void *arg), const char *socket, void *arg)
 {
@@ -359,6 +407,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(class_buffer_and_byte_quotas_refuse_with_reason, cleanup),
+		cmocka_unit_test_teardown(two_clients_of_a_class_each_have_its_limits, cleanup),
+		cmocka_unit_test_teardown(a_reload_to_deny_closes_connected_clients_with_the_reason,
+					  cleanup),
 		cmocka_unit_test_teardown(pool_minimum_is_honoured_under_pressure, cleanup),
 		cmocka_unit_test_teardown(device_addresses_only_for_granted_classes, cleanup),
 		cmocka_unit_test_teardown(denied_class_is_refused_at_connect, cleanup),
