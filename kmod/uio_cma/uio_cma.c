@@ -66,7 +66,7 @@ struct uio_cma_region {
 	resource_size_t size;
 	void *vaddr; /* memremap(MEMREMAP_WC) of the whole region */
 	int id;
-	char name[16]; /* control device name, uio_cmaN */
+	char name[sizeof(DRV_NAME) + 10]; /* uio_cmaN: any int fits */
 	struct miscdevice misc;
 	struct uio_info uio;
 
@@ -711,7 +711,7 @@ static const struct file_operations uio_cma_fops = {
 	.poll = uio_cma_poll,
 	.unlocked_ioctl = uio_cma_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = no_llseek,
+	/* nonseekable_open() makes lseek fail; no_llseek is gone in 6.12. */
 };
 
 /* ---- regions ---- */
