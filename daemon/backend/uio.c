@@ -166,7 +166,7 @@ static int check_abi(int ctl, const struct uio_region *r)
 
 	if (ioctl(ctl, UIO_CMA_IOC_INFO, &info) < 0)
 		return -errno;
-	if (info.abi_version != UIO_CMA_ABI_VERSION) {
+	if (info.abi_version < UIO_CMA_ABI_VERSION) { /* a stub serves older ABIs too */
 		log_error("%s speaks uio_cma ABI %u, this cmabufd %u: install matching versions",
 			  r->ctl_path, info.abi_version, UIO_CMA_ABI_VERSION);
 		return -EPROTO;
