@@ -89,6 +89,16 @@ static enum core_action alloc(struct core *c, struct owner *o, uint64_t size, ui
 	return run(c, r, d);
 }
 
+/* The holder gives b back: let go, and the backend reports it released. */
+static void give_back(struct core *c, struct buffer *b)
+{
+	struct core_range zero;
+	uint64_t cookie = buffer_cookie(b);
+
+	assert_true(core_let_go(c, b));
+	assert_int_equal(core_released(c, cookie, &zero), 0);
+}
+
 /* Item 5: a class's max-buffers and max-bytes are each client's, not the class's total. */
 static void class_limits_hold_per_client(void **state)
 {
@@ -112,6 +122,13 @@ static void class_limits_hold_per_client(void **state)
 	assert_non_null(strstr(d.why, "max-bytes"));
 	assert_int_equal(alloc(&c, &b, 4 * MiB, 0, 0, &r, &d), CORE_EXPORT);
 	assert_int_equal(c.policy.class_buffers[c.policy.cfg.nclasses], 4);
+	/* A released buffer leaves its class's count and its owner's. */
+	give_back(&c, d.buffer);
+	assert_int_equal(c.policy.class_buffers[c.policy.cfg.nclasses], 3);
+	assert_int_equal(c.policy.class_bytes[c.policy.cfg.nclasses], 16 * MiB);
+	assert_int_equal(b.nbuffers, 1);
+	assert_int_equal(b.bytes, 8 * MiB);
+	assert_int_equal(alloc(&c, &b, 4 * MiB, 0, 0, &r, &d), CORE_EXPORT);
 	core_fini(&c);
 }
 
@@ -132,16 +149,6 @@ static void fill_with_reclaimables(struct core *c, struct owner *holder, unsigne
 		bufs[i] = ledger_find(&c->ledger, c->next_id - 1);
 		assert_non_null(bufs[i]);
 	}
-}
-
-/* The holder gives b back: let go, and the backend reports it released. */
-static void give_back(struct core *c, struct buffer *b)
-{
-	struct core_range zero;
-	uint64_t cookie = buffer_cookie(b);
-
-	assert_true(core_let_go(c, b));
-	assert_int_equal(core_released(c, cookie, &zero), 0);
 }
 
 /* Item 6: a parked ALLOC is checked against its limits again before it is placed. */
