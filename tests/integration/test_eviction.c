@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -204,6 +205,27 @@ static void a_buffer_pinned_again_is_not_purged(void **state)
 	assert_int_equal(pattern_check(cmabuf_map(f->slot[3]), SLOT, 100 + 3), 0);
 }
 
+/* Purgeable, then freed while another process holds it: no longer the daemon's to take. */
+static void a_freed_buffer_still_held_is_not_purged(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_buffer *big = NULL;
+	int held = dup(cmabuf_buffer_fd(f->slot[4]));
+	void *p = mmap(NULL, SLOT, PROT_READ, MAP_SHARED, held, 0); /* ours, past the free */
+
+	assert_true(held >= 0);
+	assert_true(p != MAP_FAILED);
+	make_purgeable(f, 4);
+	assert_int_equal(cmabuf_free(f->slot[4]), 0); /* our mapping and descriptor stay */
+	f->slot[4] = NULL;
+	assert_int_equal(ask(f, SLOT, &big), -ENOMEM);
+	assert_null(big);
+	assert_non_null(strstr(cmabuf_last_error(f->asker), "eviction blocked by"));
+	assert_int_equal(pattern_check(p, SLOT, 100 + 4), 0); /* its memory is still there */
+	munmap(p, SLOT);
+	close(held);
+}
+
 static void purged_buffer_can_still_be_freed_and_space_reused(void **state)
 {
 	struct fixture *f = *state;
@@ -232,6 +254,7 @@ int main(void)
 		T(least_recently_used_window_is_taken),
 		T(least_recently_used_window_is_taken_lower_in_the_region_too),
 		T(a_buffer_pinned_again_is_not_purged),
+		T(a_freed_buffer_still_held_is_not_purged),
 		T(purged_buffer_can_still_be_freed_and_space_reused),
 #undef T
 	};

@@ -321,6 +321,7 @@ struct holder_args {
 	bool request_first; /* let events arrive, then make a request before polling */
 	unsigned asked;	    /* reclaim requests seen */
 	uint32_t flags;	    /* of its buffers: reclaimable, or 0 (pinned) */
+	bool expect_asked;  /* whether the daemon must ask for them back */
 };
 
 /* Fills the region with eight reclaimable buffers and answers reclaim requests (or not). */
@@ -368,14 +369,21 @@ static int reclaimable_holder(const char *socket, void *arg)
 		if (p[0].revents && cmabuf_dispatch(cb) < 0)
 			return 6;
 	}
-	/* The daemon asked for reclaimable buffers back, and never for pinned ones. */
-	return (h->asked > 0) == (h->flags == CMABUF_ALLOC_RECLAIMABLE) ? 0 : 7;
+	/* Asked back exactly when it had to be: reclaimable, of a lower priority. */
+	return (h->asked > 0) == h->expect_asked ? 0 : 7;
 }
 
-static void reclaim_from(uint32_t flags, bool cooperative, bool request_first)
+static void reclaim_from(uint32_t flags, int priority, bool cooperative, bool request_first)
 {
-	struct fixture *f = start("[class camera]\nuid = 0\npriority = 10\n", 64 * MB);
-	struct holder_args h = {cooperative, -1, -1, f->td.region_size, request_first, 0, flags};
+	char conf[64];
+	struct fixture *f;
+	struct holder_args h;
+	bool lower = priority > 0; /* the holder is in the default class, priority 0 */
+
+	snprintf(conf, sizeof(conf), "[class camera]\nuid = 0\npriority = %d\n", priority);
+	f = start(conf, 64 * MB);
+	h = (struct holder_args){cooperative, -1, -1, f->td.region_size, request_first, 0, flags,
+				 lower && flags == CMABUF_ALLOC_RECLAIMABLE};
 	struct cmabuf *cb = connect_ok(f);
 	struct cmabuf_buffer *big = NULL;
 	int ready[2], quit[2], ret, status;
@@ -397,6 +405,9 @@ static void reclaim_from(uint32_t flags, bool cooperative, bool request_first)
 	if (flags != CMABUF_ALLOC_RECLAIMABLE) { /* a lower priority's pinned buffers stay */
 		assert_int_equal(ret, -ENOMEM);
 		assert_non_null(strstr(cmabuf_last_error(cb), "eviction blocked by pinned buffer"));
+	} else if (!lower) { /* an equal priority's reclaimable ones too */
+		assert_int_equal(ret, -ENOMEM);
+		assert_non_null(strstr(cmabuf_last_error(cb), "reclaimable, equal or higher priority"));
 	} else if (cooperative) {
 		assert_int_equal(ret, 0);
 		cmabuf_free(big);
@@ -418,7 +429,7 @@ static void reclaim_from(uint32_t flags, bool cooperative, bool request_first)
 
 static void reclaim(bool cooperative, bool request_first)
 {
-	reclaim_from(CMABUF_ALLOC_RECLAIMABLE, cooperative, request_first);
+	reclaim_from(CMABUF_ALLOC_RECLAIMABLE, 10, cooperative, request_first);
 }
 
 static void reclaim_honoured_by_a_cooperative_holder(void **state)
@@ -428,7 +439,12 @@ static void reclaim_honoured_by_a_cooperative_holder(void **state)
 
 static void pinned_buffers_of_a_lower_priority_are_not_reclaimed(void **state)
 {
-	reclaim_from(0, true, false);
+	reclaim_from(0, 10, true, false);
+}
+
+static void reclaimable_buffers_of_an_equal_priority_are_not_reclaimed(void **state)
+{
+	reclaim_from(CMABUF_ALLOC_RECLAIMABLE, 0, true, false);
 }
 
 /* Regression: events queued by the library during a request must still wake the poller. */
@@ -509,6 +525,8 @@ int main(void)
 		cmocka_unit_test_teardown(denied_class_is_refused_at_connect, cleanup),
 		cmocka_unit_test_teardown(reclaim_honoured_by_a_cooperative_holder, cleanup),
 		cmocka_unit_test_teardown(pinned_buffers_of_a_lower_priority_are_not_reclaimed,
+					  cleanup),
+		cmocka_unit_test_teardown(reclaimable_buffers_of_an_equal_priority_are_not_reclaimed,
 					  cleanup),
 		cmocka_unit_test_teardown(reclaim_read_during_a_request_still_wakes_the_holder,
 					  cleanup),
