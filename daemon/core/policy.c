@@ -3,7 +3,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -38,46 +37,12 @@ static const struct class_config *class_of(const struct policy *p, unsigned idx)
 	return idx < p->cfg.nclasses ? &p->cfg.classes[idx] : &p->cfg.default_class;
 }
 
-/* The systemd unit a process runs in, from its cgroup path ("…/camera.service"). */
-static void peer_unit(pid_t pid, char *unit, size_t cap)
-{
-	char path[64], line[512], *last, *end;
-	FILE *f;
-
-	unit[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "0::", 3) != 0) /* the unified hierarchy */
-			continue;
-		line[strcspn(line, "\n")] = '\0';
-		last = strrchr(line, '/');
-		last = last ? last + 1 : line + 3;
-		end = strrchr(last, '.');
-		if (end && (!strcmp(end, ".service") || !strcmp(end, ".scope")) &&
-		    strlen(last) < cap)
-			memcpy(unit, last, strlen(last) + 1);
-	}
-	fclose(f);
-}
-
 void policy_classify(struct daemon *d, struct client *c)
 {
 	const struct config *cfg = &d->policy.cfg;
-	gid_t groups[64];
-	socklen_t len = sizeof(groups);
-	char unit[CONFIG_UNIT_MAX];
-	const struct class_config *k;
-	int ngroups;
+	/* The identity the front door took from the kernel at accept (front/identity.c). */
+	const struct class_config *k = config_match_identity(cfg, &c->ident);
 
-	/* Supplementary groups from the kernel too, never from what the client says. */
-	ngroups = getsockopt(c->fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0
-			  ? (int)(len / sizeof(gid_t))
-			  : 0;
-	peer_unit(c->pid, unit, sizeof(unit));
-	k = config_match(cfg, c->uid, c->gid, groups, ngroups, unit[0] ? unit : NULL);
 	c->class_idx = k == &cfg->default_class ? cfg->nclasses : (unsigned)(k - cfg->classes);
 	c->priority = k->priority;
 }

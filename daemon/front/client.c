@@ -10,6 +10,7 @@
 
 #include "client.h"
 #include "daemon.h"
+#include "identity_take.h"
 #include "log.h"
 #include "requests.h"
 #include "scm.h"
@@ -17,17 +18,16 @@
 static void on_readable(evutil_socket_t fd, short what, void *arg);
 static void on_writable(evutil_socket_t fd, short what, void *arg);
 
-/* Identity comes from the kernel, never from what the client says. */
+/* Identity comes from the kernel at accept, never from what the client says (identity.c). */
 static int read_peer(struct client *c)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
+	int ret = identity_take(c->fd, &c->ident);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return -errno;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
+	if (ret < 0)
+		return ret;
+	c->pid = c->ident.pid;
+	c->uid = c->ident.uid;
+	c->gid = c->ident.gid;
 	return 0;
 }
 
@@ -88,6 +88,7 @@ void client_destroy(struct client *c)
 	if (c->ev_write)
 		event_free(c->ev_write);
 	close(c->fd);
+	identity_release(&c->ident);
 	free(c);
 }
 

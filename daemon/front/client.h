@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "identity.h"
 #include "ledger.h"
 #include "protocol.h"
 
@@ -32,9 +33,10 @@ struct client {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
-	bool greeted; /* HELLO accepted */
-	bool closing; /* protocol error: flush the error reply, then close */
-	bool dead;    /* output overflowed or failed: close without flushing */
+	struct peer_identity ident; /* taken at accept (identity.c): pid, uid, gid above agree */
+	bool greeted;		    /* HELLO accepted */
+	bool closing;		    /* protocol error: flush the error reply, then close */
+	bool dead;		    /* output overflowed or failed: close without flushing */
 	struct event *ev_read;
 	struct event *ev_write;
 	TAILQ_HEAD(, buffer) buffers;

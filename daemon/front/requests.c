@@ -14,6 +14,7 @@
 #include "cmabuf.h"
 #include "client.h"
 #include "daemon.h"
+#include "identity_take.h"
 #include "inspect.h"
 #include "log.h"
 #include "policy.h"
@@ -30,6 +31,7 @@ int may_learn_dev_addr(const struct client *c)
 static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 {
 	struct cmabuf_msg_hello_reply r;
+	char why[CMABUF_REASON_LEN];
 
 	if (c->greeted) {
 		client_send_error(c, m->hdr.seq, m->hdr.type, -EPROTO, "HELLO sent twice");
@@ -48,6 +50,10 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 				  "unknown HELLO flags 0x%x for protocol version %u",
 				  m->u.hello.flags, CMABUF_PROTOCOL_VERSION);
 		return -EPROTO;
+	}
+	if (identity_check(&c->ident, &c->d->policy.cfg, c->d->policy.path, why, sizeof(why)) < 0) {
+		client_send_error(c, m->hdr.seq, m->hdr.type, -EACCES, "%s", why);
+		return -EACCES;
 	}
 	policy_classify(c->d, c);
 	if (policy_denied(c->d, c)) {
