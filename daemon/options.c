@@ -66,6 +66,10 @@ static void usage(FILE *f)
 		"                            How often --metrics-file is rewritten (default 15,\n"
 		"                            1..86400).\n"
 		"  -v, --verbose             Log every request.\n"
+		"      --test-fds-reach-socket\n"
+		"                            For tests: let descriptors a client attaches reach\n"
+		"                            the socket, as kernels before 6.16 do (the daemon\n"
+		"                            still never takes them).\n"
 		"  -h, --help                Show this help.\n"
 		"  -V, --version             Show the version.\n"
 		"\n"
@@ -188,6 +192,7 @@ enum {
 	OPT_RECLAIM_DEADLINE,
 	OPT_METRICS_FILE,
 	OPT_METRICS_INTERVAL,
+	OPT_TEST_FDS_REACH_SOCKET,
 };
 
 static const struct option long_opts[] = {
@@ -203,6 +208,7 @@ static const struct option long_opts[] = {
 	{"reclaim-deadline", required_argument, NULL, OPT_RECLAIM_DEADLINE},
 	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
 	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
+	{"test-fds-reach-socket", no_argument, NULL, OPT_TEST_FDS_REACH_SOCKET},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -264,6 +270,9 @@ static int apply(int c, const char *arg, struct options *opt)
 			       : 0;
 	case 'v':
 		opt->verbose = true;
+		return 0;
+	case OPT_TEST_FDS_REACH_SOCKET:
+		opt->fds_reach_socket = true;
 		return 0;
 	default:
 		fprintf(stderr, "Try 'cmabufd --help'.\n");

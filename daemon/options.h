@@ -24,6 +24,8 @@ struct options {
 	const char *metrics_file;    /* NULL: none */
 	unsigned metrics_interval_s; /* how often it is rewritten */
 	bool verbose;
+	/* Tests only: leave SO_PASSRIGHTS alone, as on kernels before 6.16 (server.c). */
+	bool fds_reach_socket;
 };
 
 /* Returns 0 to run, 1 when --help/--version was served, -1 on a usage error (already reported). */

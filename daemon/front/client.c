@@ -218,53 +218,30 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 struct datagrams {
 	struct mmsghdr mh[READ_BATCH];
 	struct iovec iov[READ_BATCH];
-	union {
-		char space[CMSG_SPACE(sizeof(int) * 8)];
-		size_t align; /* a cmsghdr's (whose flexible member cannot sit in an array) */
-	} ctl[READ_BATCH];
 	unsigned char buf[READ_BATCH][CMABUF_MSG_MAX];
-	unsigned nfds[READ_BATCH];
 };
 
-/* Closes every descriptor that came with datagram i: no request carries any. */
-static void close_passed_fds(struct datagrams *in, int i)
-{
-	struct msghdr *mh = &in->mh[i].msg_hdr;
-	struct cmsghdr *cm;
-
-	in->nfds[i] = 0;
-	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		size_t j, k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (j = 0; j < k; j++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
-			close(fd);
-			in->nfds[i]++;
-		}
-	}
-}
-
-/* Reads what is queued, up to READ_BATCH datagrams: how many, or -1 with errno. */
+/*
+ * Reads what is queued, up to READ_BATCH datagrams: how many, or -1 with errno.
+ *
+ * No request carries a descriptor, so there is no control buffer at all: a
+ * descriptor sent anyway is never installed in the daemon (the kernel drops
+ * it and sets MSG_CTRUNC), so the daemon never close()s a client's file on
+ * the loop. Such a close can block for as long as the file's owner likes: a
+ * FUSE file's FLUSH waits for its server's answer, uninterruptibly. Kernels
+ * with SO_PASSRIGHTS refuse the descriptor at the sender already (server.c).
+ */
 static int read_datagrams(struct client *c, struct datagrams *in)
 {
 	int i, n;
 
 	for (i = 0; i < READ_BATCH; i++) {
 		in->iov[i] = (struct iovec){in->buf[i], sizeof(in->buf[i])};
-		in->mh[i].msg_hdr = (struct msghdr){.msg_iov = &in->iov[i],
-						    .msg_iovlen = 1,
-						    .msg_control = in->ctl[i].space,
-						    .msg_controllen = sizeof(in->ctl[i].space)};
+		in->mh[i].msg_hdr = (struct msghdr){.msg_iov = &in->iov[i], .msg_iovlen = 1};
 	}
 	do
-		n = recvmmsg(c->fd, in->mh, READ_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+		n = recvmmsg(c->fd, in->mh, READ_BATCH, MSG_DONTWAIT, NULL);
 	while (n < 0 && errno == EINTR);
-	for (i = 0; i < n; i++)
-		close_passed_fds(in, i);
 	return n;
 }
 
@@ -273,14 +250,20 @@ static bool handle_datagram(struct client *c, struct datagrams *in, int i)
 {
 	struct cmabuf_msg msg;
 	size_t n = in->mh[i].msg_len;
-	int trunc = in->mh[i].msg_hdr.msg_flags & (MSG_TRUNC | MSG_CTRUNC), ret;
+	int flags = in->mh[i].msg_hdr.msg_flags, ret;
 
-	ret = trunc ? -EMSGSIZE
-		    : cmabuf_msg_decode(in->buf[i], n, in->nfds[i], CMABUF_TO_SERVER, &msg);
+	/* MSG_CTRUNC: descriptors came along, which no request carries (the kernel dropped them).
+	 */
+	if (flags & MSG_TRUNC)
+		ret = -EMSGSIZE;
+	else if (flags & MSG_CTRUNC)
+		ret = -EBADMSG;
+	else
+		ret = cmabuf_msg_decode(in->buf[i], n, 0, CMABUF_TO_SERVER, &msg);
 	if (ret < 0) {
 		log_client(LOG_WARNING, c, NULL, 0,
-			   "malformed message (%s, %zu bytes, %u fds); disconnecting",
-			   strerror(-ret), n, in->nfds[i]);
+			   "malformed message (%s, %zu bytes%s); disconnecting", strerror(-ret), n,
+			   flags & MSG_CTRUNC ? ", with descriptors, which were not taken" : "");
 		client_send_error(c, 0, 0, ret, "malformed message (%s); closing the connection",
 				  strerror(-ret));
 		c->closing = true;

@@ -102,6 +102,27 @@ static int inherited_socket(void)
 	return fd;
 }
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16 */
+#endif
+
+/*
+ * No request carries a descriptor. Where the kernel can (SO_PASSRIGHTS), a
+ * client's sendmsg() with SCM_RIGHTS fails (EPERM) and nothing of the file
+ * ever reaches the daemon; connections inherit it from the listener at
+ * connect(). Elsewhere the daemon reads with no control buffer (client.c).
+ */
+static void refuse_passed_fds(const struct daemon *d, int fd)
+{
+	int zero = 0;
+
+	if (!d->opt->fds_reach_socket &&
+	    setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) < 0 &&
+	    errno != ENOPROTOOPT)
+		log_warn("cannot refuse descriptors on the socket (SO_PASSRIGHTS): %s",
+			 strerror(errno));
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct daemon *d = arg;
@@ -129,6 +150,7 @@ int server_start(struct daemon *d)
 		fd = bind_socket(d->opt, &d->after_crash);
 	if (fd < 0)
 		return fd;
+	refuse_passed_fds(d, fd);
 	d->listen_fd = fd;
 	d->ev_listen = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, d);
 	if (!d->ev_listen || event_add(d->ev_listen, NULL) < 0)

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The front door under attack: what a raw client can do to the daemon's loop,
+ * its descriptors and its log, and what the daemon tells it before it closes.
+ * Each test runs its own daemon.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "connection.h"
+#include "fuse_stall.h"
+#include "harness.h"
+#include "scm.h"
+
+#define MB (1ull << 20)
+/* Not a timing assertion: how long a test waits for what must happen before calling it a hang. */
+#define HANG_MS 30000
+
+static struct test_daemon the_daemon; /* cleanup() stops it even after a failure */
+static struct fuse_stall the_fuse;
+static int stalled_fd = -1;
+
+static int cleanup(void **state)
+{
+	(void)state;
+	/* The FUSE server first: a close() waiting for it (ours, or a daemon's) then returns. */
+	fuse_stall_stop(&the_fuse);
+	if (stalled_fd >= 0)
+		close(stalled_fd);
+	stalled_fd = -1;
+	if (the_daemon.pid > 0)
+		assert_int_equal(test_daemon_stop(&the_daemon), 0);
+	return 0;
+}
+
+static int raw_connect(const struct test_daemon *td)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_true(strlen(td->socket) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, td->socket, strlen(td->socket) + 1);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_msg(int fd, uint16_t type, uint32_t seq, const void *payload, size_t len)
+{
+	unsigned char buf[CMABUF_MSG_MAX];
+	long n = cmabuf_msg_encode(buf, sizeof(buf), type, seq, payload, len, 0);
+
+	assert_true(n > 0);
+	assert_int_equal(send(fd, buf, (size_t)n, MSG_NOSIGNAL), n);
+}
+
+/* Waits (HANG_MS at most, else fails: the daemon hangs) until fd is readable. */
+static void wait_readable(int fd, const char *what)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	if (poll(&p, 1, HANG_MS) != 1)
+		fail_msg("no answer %s in %d s: the daemon hangs", what, HANG_MS / 1000);
+}
+
+/* The next datagram, decoded: its length (0 at the end), or a negative errno from recv. */
+static ssize_t recv_msg(int fd, struct cmabuf_msg *m)
+{
+	unsigned char buf[CMABUF_MSG_MAX];
+	ssize_t r = recv(fd, buf, sizeof(buf), 0);
+
+	if (r < 0)
+		return -errno;
+	if (r > 0)
+		assert_int_equal(cmabuf_msg_decode(buf, (size_t)r, 0, CMABUF_TO_CLIENT, m), 0);
+	return r;
+}
+
+/* A raw client says HELLO and must get HELLO_REPLY, whatever else goes on. */
+static int greeted_client(const struct test_daemon *td)
+{
+	struct cmabuf_msg_hello h = {.version = CMABUF_PROTOCOL_VERSION};
+	struct cmabuf_msg m;
+	int fd = raw_connect(td);
+
+	send_msg(fd, CMABUF_MSG_HELLO, 1, &h, sizeof(h));
+	wait_readable(fd, "to HELLO");
+	assert_true(recv_msg(fd, &m) > 0);
+	assert_int_equal(m.hdr.type, CMABUF_MSG_HELLO_REPLY);
+	return fd;
+}
+
+static void status_served(const struct test_daemon *td)
+{
+	struct cmabuf_msg m;
+	int fd = greeted_client(td);
+
+	send_msg(fd, CMABUF_MSG_STATUS, 2, NULL, 0);
+	wait_readable(fd, "to STATUS");
+	assert_true(recv_msg(fd, &m) > 0);
+	assert_int_equal(m.hdr.type, CMABUF_MSG_STATUS_REPLY);
+	close(fd);
+}
+
+/* SIGTERM, and the daemon must exit 0 (within HANG_MS, or it hangs). */
+static void stops_on_sigterm(struct test_daemon *td)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, td->pid, 0);
+
+	assert_true(pidfd >= 0);
+	assert_int_equal(kill(td->pid, SIGTERM), 0);
+	wait_readable(pidfd, "to SIGTERM (exit)");
+	close(pidfd);
+	assert_int_equal(test_daemon_stop(td), 0);
+}
+
+static bool kernel_refuses_fds(void)
+{
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0), v;
+	socklen_t len = sizeof(v);
+	bool has = fd >= 0 && getsockopt(fd, SOL_SOCKET, 83 /* SO_PASSRIGHTS */, &v, &len) == 0;
+
+	close(fd);
+	return has;
+}
+
+/*
+ * A descriptor of a FUSE file whose server never answers FLUSH, attached to a
+ * request: a daemon that close()s it waits in the kernel for the attacker, and
+ * serves nobody, SIGTERM and SIGKILL included. The daemon must never own it:
+ * the kernel refuses to pass it (SO_PASSRIGHTS, 6.16+) or drops it because the
+ * daemon reads without a control buffer (earlier kernels; the daemon's
+ * --test-fds-reach-socket makes this one take that path too). Either way no
+ * FLUSH ever comes from the daemon, others are served, and SIGTERM stops it.
+ */
+static void fuse_descriptor(bool reach_socket)
+{
+	const char *const plain[] = {NULL};
+	const char *const reach[] = {"--test-fds-reach-socket", NULL};
+	struct test_daemon *td = &the_daemon;
+	union scm_one_fd ctl;
+	unsigned char buf[CMABUF_MSG_MAX];
+	struct iovec iov = {buf, 0};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmabuf_msg m;
+	int fd, ret, i;
+	ssize_t r;
+
+	if (geteuid() != 0) {
+		print_message("needs root (mounting a FUSE file system)\n");
+		skip();
+	}
+	ret = fuse_stall_start(&the_fuse);
+	if (ret < 0) {
+		print_message("cannot mount FUSE here: %s\n", strerror(-ret));
+		skip();
+	}
+	/* The daemon first: its forked child closes every descriptor of ours before exec. */
+	assert_int_equal(test_daemon_start(td, 16 * MB, reach_socket ? reach : plain), 0);
+	stalled_fd = open(the_fuse.file, O_RDWR | O_CLOEXEC);
+	assert_true(stalled_fd >= 0);
+
+	for (i = 0; i < 3; i++) { /* before HELLO, and after it, twice */
+		fd = i ? greeted_client(td) : raw_connect(td);
+		iov.iov_len = (size_t)cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_STATUS, 2,
+							NULL, 0, 0);
+		scm_attach_fd(&mh, &ctl, stalled_fd);
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (r < 0) {
+			assert_int_equal(errno, EPERM);
+			assert_true(kernel_refuses_fds() && !reach_socket);
+		} else {
+			assert_int_equal(r, (ssize_t)iov.iov_len);
+			assert_true(!kernel_refuses_fds() || reach_socket);
+			wait_readable(fd, "to a request with a FUSE descriptor");
+			assert_true(recv_msg(fd, &m) > 0);
+			assert_int_equal(m.hdr.type, CMABUF_MSG_ERROR);
+			assert_int_equal(m.u.error.error, -EBADMSG);
+			wait_readable(fd, "(the close)");
+			assert_int_equal(recv_msg(fd, &m), 0);
+		}
+		close(fd);
+		status_served(td); /* the loop goes on */
+	}
+	assert_int_equal(fuse_stall_flushes_by(&the_fuse, td->pid), 0);
+	stops_on_sigterm(td);
+}
+
+static void fuse_descriptor_cannot_freeze_the_daemon(void **state)
+{
+	(void)state;
+	fuse_descriptor(false);
+}
+
+static void fuse_descriptor_cannot_freeze_the_daemon_without_passrights(void **state)
+{
+	(void)state;
+	fuse_descriptor(true);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(fuse_descriptor_cannot_freeze_the_daemon, cleanup),
+		cmocka_unit_test_teardown(
+			fuse_descriptor_cannot_freeze_the_daemon_without_passrights, cleanup),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
