@@ -10,6 +10,7 @@
 
 #include "client.h"
 #include "daemon.h"
+#include "hangup.h"
 #include "identity_take.h"
 #include "log.h"
 #include "requests.h"
@@ -87,7 +88,7 @@ void client_destroy(struct client *c)
 		event_free(c->ev_read);
 	if (c->ev_write)
 		event_free(c->ev_write);
-	close(c->fd);
+	hangup_close(c->fd); /* what was sent stays readable: no reset (hangup.c) */
 	identity_release(&c->ident);
 	free(c);
 }

@@ -217,12 +217,84 @@ static void fuse_descriptor_cannot_freeze_the_daemon_without_passrights(void **s
 	fuse_descriptor(true);
 }
 
+/*
+ * A raw client queues a malformed datagram and many requests behind it, all
+ * before the daemon reads: the daemon answers the first with an error and
+ * closes with the rest unread. The client must read that error, reason and
+ * all, and then the end: not ECONNRESET instead (a Unix socket closed with
+ * unread input resets its peer, whose recv() then fails before it sees what
+ * was queued for it).
+ */
+static void reason_arrives_before_the_close_not_a_reset(void **state)
+{
+	const char *const extra[] = {"--max-clients=2", NULL};
+	struct test_daemon *td = &the_daemon;
+	unsigned char junk[40], status[64];
+	struct mmsghdr mm[24];
+	struct iovec iov[24];
+	struct cmabuf_msg m;
+	int fd, held, i;
+	ssize_t r;
+
+	(void)state;
+	assert_int_equal(test_daemon_start(td, 16 * MB, extra), 0);
+	for (int round = 0; round < 8; round++) {
+		fd = greeted_client(td);
+		memset(junk, 0xee, sizeof(junk));
+		memset(mm, 0, sizeof(mm));
+		iov[0] = (struct iovec){junk, sizeof(junk)};
+		for (i = 1; i < 24; i++)
+			iov[i] = (struct iovec){status, (size_t)cmabuf_msg_encode(
+								status, sizeof(status),
+								CMABUF_MSG_STATUS, 2, NULL, 0, 0)};
+		for (i = 0; i < 24; i++) {
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+		}
+		assert_int_equal(sendmmsg(fd, mm, 24, 0), 24);
+		wait_readable(fd, "to a malformed datagram");
+		r = recv_msg(fd, &m);
+		if (r < 0)
+			fail_msg("round %d: recv: %s before the reason", round, strerror((int)-r));
+		assert_int_equal(m.hdr.type, CMABUF_MSG_ERROR);
+		assert_int_equal(m.u.error.error, -EBADMSG);
+		assert_non_null(strstr(m.u.error.reason, "closing the connection"));
+		assert_int_equal(recv_msg(fd, &m), 0);
+		close(fd);
+	}
+	/* A connection refused at accept, whose HELLO is already queued: the same. */
+	held = greeted_client(td);
+	fd = greeted_client(td);
+	for (int round = 0; round < 8; round++) {
+		struct cmabuf_msg_hello h = {.version = CMABUF_PROTOCOL_VERSION};
+		int late = raw_connect(td);
+		unsigned char buf[CMABUF_MSG_MAX];
+		long n = cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_HELLO, 1, &h, sizeof(h), 0);
+
+		if (send(late, buf, (size_t)n, MSG_NOSIGNAL) < 0)
+			assert_int_equal(errno, EPIPE); /* refused before it could send */
+		wait_readable(late, "to a connection over --max-clients");
+		r = recv_msg(late, &m);
+		if (r < 0)
+			fail_msg("refused connection: recv: %s before the reason",
+				 strerror((int)-r));
+		assert_int_equal(m.hdr.type, CMABUF_MSG_ERROR);
+		assert_int_equal(m.u.error.error, -EUSERS);
+		assert_non_null(strstr(m.u.error.reason, "--max-clients"));
+		assert_int_equal(recv_msg(late, &m), 0);
+		close(late);
+	}
+	close(fd);
+	close(held);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(fuse_descriptor_cannot_freeze_the_daemon, cleanup),
 		cmocka_unit_test_teardown(
 			fuse_descriptor_cannot_freeze_the_daemon_without_passrights, cleanup),
+		cmocka_unit_test_teardown(reason_arrives_before_the_close_not_a_reset, cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
