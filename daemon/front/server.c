@@ -16,6 +16,7 @@
 #include "fdstore.h"
 #include "log.h"
 #include "server.h"
+#include "starved.h"
 
 static int mkdir_parents(const char *path)
 {
@@ -129,10 +130,13 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE)
+			starved_accept(d, lfd, errno); /* never spin on the backlog (starved.c) */
+		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_warn("accept: %s", strerror(errno));
 		return;
 	}
+	starved_over();
 	if (!admission_accept(d, fd))
 		return;
 	if (client_create(d, fd) < 0)
@@ -155,7 +159,7 @@ int server_start(struct daemon *d)
 	d->ev_listen = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, d);
 	if (!d->ev_listen || event_add(d->ev_listen, NULL) < 0)
 		return -ENOMEM;
-	return 0;
+	return starved_init(d);
 }
 
 void server_stop(struct daemon *d)
@@ -167,6 +171,7 @@ void server_stop(struct daemon *d)
 		d->nclients--;
 		client_destroy(c);
 	}
+	starved_fini();
 	if (d->ev_listen)
 		event_free(d->ev_listen);
 	d->ev_listen = NULL;

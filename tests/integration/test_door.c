@@ -288,6 +288,100 @@ static void reason_arrives_before_the_close_not_a_reset(void **state)
 	close(held);
 }
 
+/* A raw client's HELLO: 0 for HELLO_REPLY, else the ERROR's errno with its reason in why. */
+static int try_hello(const struct test_daemon *td, int *fd_out, char *why, size_t cap)
+{
+	struct cmabuf_msg_hello h = {.version = CMABUF_PROTOCOL_VERSION};
+	unsigned char buf[CMABUF_MSG_MAX];
+	int fd = raw_connect(td);
+	long n = cmabuf_msg_encode(buf, sizeof(buf), CMABUF_MSG_HELLO, 1, &h, sizeof(h), 0);
+	struct cmabuf_msg m;
+	ssize_t r;
+
+	if (send(fd, buf, (size_t)n, MSG_NOSIGNAL) < 0)
+		assert_int_equal(errno, EPIPE); /* refused before it could send */
+	wait_readable(fd, "to HELLO");
+	r = recv_msg(fd, &m);
+	if (r <= 0)
+		fail_msg("HELLO: %s", r ? strerror((int)-r) : "closed without a reason");
+	if (m.hdr.type == CMABUF_MSG_HELLO_REPLY) {
+		*fd_out = fd;
+		return 0;
+	}
+	assert_int_equal(m.hdr.type, CMABUF_MSG_ERROR);
+	snprintf(why, cap, "%s", m.u.error.reason);
+	assert_int_equal(recv_msg(fd, &m), 0);
+	close(fd);
+	*fd_out = -1;
+	return m.u.error.error;
+}
+
+static int count_fds_of(pid_t pid)
+{
+	char path[64];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "ls /proc/%d/fd | wc -l", (int)pid);
+	f = popen(path, "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &n), 1);
+	pclose(f);
+	return n;
+}
+
+/*
+ * Out of descriptors, accept() fails with EMFILE and leaves the connection in
+ * the backlog: a level-triggered listen event then woke the loop again at
+ * once, for ever, at full CPU, with a log line each time. Now every connection
+ * attempt is accepted on a reserve descriptor and refused with a reason
+ * (EMFILE), the episode is logged once, and once descriptors free up the
+ * daemon serves again.
+ */
+static void out_of_descriptors_refuses_with_a_reason_and_logs_once(void **state)
+{
+	const char *const extra[] = {"--max-clients-per-uid=1024", NULL};
+	struct test_daemon *td = &the_daemon;
+	struct rlimit rl;
+	int held[64], nheld = 0, refused = 0, i, fd, ret;
+	char why[CMABUF_REASON_LEN];
+
+	(void)state;
+	assert_int_equal(test_daemon_start_logged(td, 16 * MB, extra), 0);
+	status_served(td);
+	/* room for a few connections more than it holds now (made-ahead buffers included) */
+	struct rlimit was;
+
+	assert_int_equal(prlimit(td->pid, RLIMIT_NOFILE, NULL, &was), 0);
+	rl.rlim_cur = (rlim_t)count_fds_of(td->pid) + 8;
+	rl.rlim_max = was.rlim_max; /* the soft limit only: raising it back needs no privilege */
+	if (prlimit(td->pid, RLIMIT_NOFILE, &rl, NULL) < 0) {
+		print_message("cannot lower the daemon's RLIMIT_NOFILE: %s\n", strerror(errno));
+		skip();
+	}
+	for (i = 0; i < 300; i++) {
+		ret = try_hello(td, &fd, why, sizeof(why));
+		if (ret == 0) {
+			assert_true(nheld < 64);
+			held[nheld++] = fd;
+			continue;
+		}
+		assert_int_equal(ret, -EMFILE);
+		assert_non_null(strstr(why, "out of file descriptors"));
+		refused++;
+	}
+	print_message("%d connections held, %d refused (limit %llu)\n", nheld, refused,
+		      (unsigned long long)rl.rlim_cur);
+	assert_true(refused >= 300 - 64);
+	assert_int_equal(test_daemon_log_lines(td, "out of file descriptors"), 1);
+	assert_int_equal(test_daemon_log_lines(td, "accept:"), 0);
+	while (nheld)
+		close(held[--nheld]);
+	assert_int_equal(prlimit(td->pid, RLIMIT_NOFILE, &was, NULL), 0);
+	status_served(td);
+	assert_int_equal(test_daemon_log_lines(td, "file descriptors available again"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -295,6 +389,8 @@ int main(void)
 		cmocka_unit_test_teardown(
 			fuse_descriptor_cannot_freeze_the_daemon_without_passrights, cleanup),
 		cmocka_unit_test_teardown(reason_arrives_before_the_close_not_a_reset, cleanup),
+		cmocka_unit_test_teardown(out_of_descriptors_refuses_with_a_reason_and_logs_once,
+					  cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
