@@ -46,8 +46,6 @@ struct client {
 	unsigned alloc_pool;	       /* the pool the request in progress is charged to */
 	int priority;		       /* from its class: higher may reclaim from lower */
 	struct pending_alloc *pending; /* an ALLOC waiting for reclaimed memory */
-	uint64_t log_window_start;     /* log rate limit (log.c) */
-	unsigned log_lines, log_suppressed;
 	struct outmsg *outq[CLIENT_OUTQ_MAX];
 	unsigned outq_head, outq_len;
 	TAILQ_ENTRY(client) link;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -382,6 +384,76 @@ static void out_of_descriptors_refuses_with_a_reason_and_logs_once(void **state)
 	assert_int_equal(test_daemon_log_lines(td, "file descriptors available again"), 1);
 }
 
+/* Sends one malformed datagram on a new connection and reads the error and the close. */
+static void one_bad_connection(const struct test_daemon *td)
+{
+	unsigned char junk[8];
+	struct cmabuf_msg m;
+	int fd = raw_connect(td);
+
+	memset(junk, 0xee, sizeof(junk));
+	assert_int_equal(send(fd, junk, sizeof(junk), MSG_NOSIGNAL), sizeof(junk));
+	wait_readable(fd, "to a malformed datagram");
+	assert_true(recv_msg(fd, &m) > 0);
+	assert_int_equal(m.hdr.type, CMABUF_MSG_ERROR);
+	assert_int_equal(recv_msg(fd, &m), 0);
+	close(fd);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * The log limit was per connection: 20,000 one-datagram connections wrote
+ * 3.3 MB of log. Now it is per uid (10 lines per 10 s window) and for all
+ * clients (100): 2,000 bad connections from one uid leave at most 10 lines per
+ * window they took (however long that was: the bound follows the windows, it
+ * asserts no duration), one line saying the rest is suppressed, and another
+ * uid's trouble is still logged.
+ */
+static void log_limit_holds_per_uid_across_connections(void **state)
+{
+	const char *const extra[] = {"--socket-mode=0666", NULL};
+	struct test_daemon *td = &the_daemon;
+	uint64_t start, windows;
+	int i, lines, status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(test_daemon_start_logged(td, 16 * MB, extra), 0);
+	start = mono_ms();
+	for (i = 0; i < 2000; i++)
+		one_bad_connection(td);
+	windows = (mono_ms() - start) / 10000 + 2; /* a window may begin just before the first */
+	lines = test_daemon_log_lines(td, "malformed message");
+	print_message("2000 bad connections: %d lines about them, %d in all (%" PRIu64
+		      " windows at most)\n",
+		      lines, test_daemon_log_lines(td, NULL), windows);
+	assert_true(lines >= 10);
+	assert_true((uint64_t)lines <= 10 * windows);
+	assert_true(test_daemon_log_lines(td, "further messages about uid 0 are suppressed") >= 1);
+	assert_true((uint64_t)test_daemon_log_lines(td, NULL) <= 12 * windows + 8);
+	/* another uid is not silenced by the first one's flood */
+	if (geteuid() == 0) {
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			if (setgid(65534) < 0 || setuid(65534) < 0)
+				_exit(2);
+			one_bad_connection(td);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		assert_int_equal(test_daemon_log_lines(td, "uid 65534]"), 1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -391,6 +463,7 @@ int main(void)
 		cmocka_unit_test_teardown(reason_arrives_before_the_close_not_a_reset, cleanup),
 		cmocka_unit_test_teardown(out_of_descriptors_refuses_with_a_reason_and_logs_once,
 					  cleanup),
+		cmocka_unit_test_teardown(log_limit_holds_per_uid_across_connections, cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
