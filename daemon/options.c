@@ -51,6 +51,9 @@ static void usage(FILE *f)
 		"                            128); more are refused with a reason, so one\n"
 		"                            user cannot lock others out.\n"
 		"      --max-buffers=N       Live buffers per client (default 4096).\n"
+		"      --hello-timeout=MS    A connection that has not said HELLO this long\n"
+		"                            after connecting is told why and closed, so it\n"
+		"                            cannot hold its slot (default 10000).\n"
 		"      --reclaim-deadline=MS How long holders of reclaimable buffers have to\n"
 		"                            give them back when a higher-priority request\n"
 		"                            needs the space (default 2000, or the config's\n"
@@ -174,6 +177,7 @@ static void defaults(struct options *opt)
 	opt->max_clients_per_uid = 128;
 	opt->max_buffers_per_client = 4096;
 	opt->reclaim_deadline_ms = 2000;
+	opt->hello_timeout_ms = 10000;
 	opt->metrics_interval_s = 15;
 }
 
@@ -193,6 +197,7 @@ enum {
 	OPT_METRICS_FILE,
 	OPT_METRICS_INTERVAL,
 	OPT_TEST_FDS_REACH_SOCKET,
+	OPT_HELLO_TIMEOUT,
 };
 
 static const struct option long_opts[] = {
@@ -208,6 +213,7 @@ static const struct option long_opts[] = {
 	{"reclaim-deadline", required_argument, NULL, OPT_RECLAIM_DEADLINE},
 	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
 	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
+	{"hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT},
 	{"test-fds-reach-socket", no_argument, NULL, OPT_TEST_FDS_REACH_SOCKET},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
@@ -271,6 +277,10 @@ static int apply(int c, const char *arg, struct options *opt)
 	case 'v':
 		opt->verbose = true;
 		return 0;
+	case OPT_HELLO_TIMEOUT:
+		return parse_uint(arg, 1, 600000, &opt->hello_timeout_ms)
+			       ? bad("--hello-timeout", arg, "milliseconds, 1..600000")
+			       : 0;
 	case OPT_TEST_FDS_REACH_SOCKET:
 		opt->fds_reach_socket = true;
 		return 0;

@@ -21,6 +21,7 @@ struct options {
 	const char *user; /* --user: switch to it once set up, or NULL */
 	unsigned max_buffers_per_client;
 	unsigned reclaim_deadline_ms;
+	unsigned hello_timeout_ms;   /* a connection without HELLO is closed after this */
 	const char *metrics_file;    /* NULL: none */
 	unsigned metrics_interval_s; /* how often it is rewritten */
 	bool verbose;

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "daemon.h"
 #include "hangup.h"
+#include "hello_timer.h"
 #include "identity_take.h"
 #include "log.h"
 #include "requests.h"
@@ -45,7 +46,8 @@ int client_create(struct daemon *d, int fd)
 	TAILQ_INIT(&c->buffers);
 	c->ev_read = event_new(d->base, fd, EV_READ | EV_PERSIST, on_readable, c);
 	c->ev_write = event_new(d->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
-	if (!c->ev_read || !c->ev_write || read_peer(c) < 0 || event_add(c->ev_read, NULL) < 0) {
+	if (!c->ev_read || !c->ev_write || read_peer(c) < 0 || event_add(c->ev_read, NULL) < 0 ||
+	    hello_timer_start(c) < 0) {
 		client_destroy(c);
 		return -ENOMEM;
 	}
@@ -84,6 +86,7 @@ void client_destroy(struct client *c)
 		c->outq_head = (c->outq_head + 1) % CLIENT_OUTQ_MAX;
 		c->outq_len--;
 	}
+	hello_timer_stop(c);
 	if (c->ev_read)
 		event_free(c->ev_read);
 	if (c->ev_write)

@@ -39,6 +39,7 @@ struct client {
 	bool dead;		    /* output overflowed or failed: close without flushing */
 	struct event *ev_read;
 	struct event *ev_write;
+	struct event *ev_hello; /* --hello-timeout (hello_timer.c) */
 	TAILQ_HEAD(, buffer) buffers;
 	uint32_t nbuffers;
 	uint64_t bytes;
