@@ -64,7 +64,9 @@ static int read_units(pid_t pid, struct peer_identity *id)
 	/* In no unit at all (the root cgroup, a bare container) is an answer too. */
 	if (r == -ENXIO || r == -ENODATA || r == -ENOENT)
 		r = 0;
-	if (r == 0 && sd_pid_get_user_unit(pid, &user_unit) < 0)
+	/* Only a user's manager (user@UID.service) has user units: skip the second read else. */
+	if (r == 0 && unit && !strncmp(unit, "user@", 5) &&
+	    sd_pid_get_user_unit(pid, &user_unit) < 0)
 		user_unit = NULL;
 	copy_unit(id->unit, r == 0 ? unit : NULL);
 	copy_unit(id->user_unit, r == 0 ? user_unit : NULL);
