@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -28,6 +29,7 @@
 
 #include <cmocka.h>
 
+#include "cmabuf.h"
 #include "connection.h"
 #include "fuse_stall.h"
 #include "harness.h"
@@ -486,6 +488,89 @@ static void connection_without_hello_is_closed_with_a_reason(void **state)
 	close(greeted);
 }
 
+/* In a child running as uid: allocates one-page buffers (kept) until refused; reports how many. */
+static void allocate_until_refused(const struct test_daemon *td, uid_t uid, unsigned most,
+				   int report_fd, int hold_fd)
+{
+	struct cmabuf_alloc_desc d = {.size = 4096, .name = "fd-hog"};
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+	int result[2] = {0, 0};
+	char c;
+
+	if (setgroups(0, NULL) < 0 || setgid(uid) < 0 || setuid(uid) < 0 ||
+	    cmabuf_connect(td->socket, &cb) < 0)
+		_exit(2);
+	while ((unsigned)result[0] < most && (result[1] = cmabuf_alloc(cb, &d, &b)) == 0)
+		result[0]++;
+	if (write(report_fd, result, sizeof(result)) != sizeof(result))
+		_exit(3);
+	if (read(hold_fd, &c, 1) < 0) /* holds everything until the test is done */
+		_exit(4);
+	_exit(0);
+}
+
+static pid_t hog(const struct test_daemon *td, uid_t uid, unsigned most, int result[2], int *hold_w)
+{
+	int rep[2], hold[2];
+	pid_t pid;
+
+	assert_int_equal(pipe(rep), 0);
+	assert_int_equal(pipe(hold), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(rep[0]);
+		close(hold[1]);
+		allocate_until_refused(td, uid, most, rep[1], hold[0]);
+	}
+	close(rep[1]);
+	close(hold[0]);
+	assert_int_equal(read(rep[0], result, 2 * sizeof(int)), 2 * sizeof(int));
+	close(rep[0]);
+	*hold_w = hold[1];
+	return pid;
+}
+
+/*
+ * On memfd every buffer costs the daemon a descriptor for as long as anyone
+ * holds it, so one user with tiny buffers could take the daemon's whole
+ * descriptor table (and then nobody could allocate or even connect). Each uid
+ * but root now gets a quarter of RLIMIT_NOFILE: past it, EMFILE for that uid
+ * alone, and another uid still allocates.
+ */
+static void one_uid_cannot_take_all_descriptors(void **state)
+{
+	const char *const extra[] = {"--socket-mode=0666", NULL};
+	struct test_daemon *td = &the_daemon;
+	struct rlimit rl, was;
+	int first[2], second[2], hold1, hold2, status;
+	pid_t a, b;
+
+	(void)state;
+	if (geteuid() != 0) {
+		print_message("needs root (clients as other uids, prlimit)\n");
+		skip();
+	}
+	assert_int_equal(test_daemon_start(td, 64 * MB, extra), 0);
+	assert_int_equal(prlimit(td->pid, RLIMIT_NOFILE, NULL, &was), 0);
+	rl.rlim_cur = 400; /* a share of 100 per uid */
+	rl.rlim_max = was.rlim_max;
+	assert_int_equal(prlimit(td->pid, RLIMIT_NOFILE, &rl, NULL), 0);
+	a = hog(td, 65534, 1000, first, &hold1);
+	print_message("uid 65534 got %d buffers, then %s\n", first[0], strerror(-first[1]));
+	b = hog(td, 65533, 20, second, &hold2);
+	assert_int_equal(first[0], 100);
+	assert_int_equal(first[1], -EMFILE);
+	assert_int_equal(second[0], 20); /* another uid is not locked out */
+	close(hold1);
+	close(hold2);
+	assert_int_equal(waitpid(a, &status, 0), a);
+	assert_int_equal(waitpid(b, &status, 0), b);
+	assert_int_equal(prlimit(td->pid, RLIMIT_NOFILE, &was, NULL), 0);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -498,6 +583,7 @@ int main(void)
 		cmocka_unit_test_teardown(log_limit_holds_per_uid_across_connections, cleanup),
 		cmocka_unit_test_teardown(connection_without_hello_is_closed_with_a_reason,
 					  cleanup),
+		cmocka_unit_test_teardown(one_uid_cannot_take_all_descriptors, cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
