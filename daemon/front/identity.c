@@ -127,6 +127,12 @@ static void peer_units(int fd, struct peer_identity *id)
 	int pidfd = -1;
 
 	id->unit_known = false;
+	/*
+	 * No pid (a peer in a pid namespace the daemon cannot see): never ask
+	 * libsystemd about pid 0, which means the daemon itself.
+	 */
+	if (id->pid <= 0)
+		return;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) {
 		id->unit_known = read_units(id->pid, id) == 0 && !exited(pidfd);
 		close(pidfd);
@@ -174,8 +180,8 @@ int identity_check(const struct peer_identity *id, const struct config *cfg, con
 		return 0;
 	snprintf(why, cap,
 		 "cmabufd could not read the systemd unit of the process that connected (pid %d: "
-		 "it had exited), and %s classes clients by unit; connect from the process that "
-		 "uses the connection",
+		 "it had exited, or is not visible to cmabufd), and %s classes clients by unit; "
+		 "connect from the process that uses the connection",
 		 (int)id->pid, path ? path : "the configuration");
 	return -EACCES;
 }
