@@ -49,9 +49,11 @@
 
 #include "backend.h"
 #include "fdstore.h"
+#include "ledger.h"
 #include "log.h"
 #include "memfd_ready.h"
 #include "rbtree.h"
+#include "uid_fds.h"
 
 /* Tries 1, 2, 4, ... 1024 ms apart: a buffer held for long costs a probe a second. */
 #define STEPS 11
@@ -83,6 +85,7 @@ struct memfd_backend {
 	bool store;	   /* under systemd: buffers go to the file-descriptor store */
 	bool warned_probe;
 	struct memfd_ready *ready; /* buffers made ahead by a worker (memfd_ready.h) */
+	struct uid_fds *uids;	   /* descriptors held per uid: one user cannot take all */
 };
 
 static int memfd_cmp(const struct memfd_buffer *a, const struct memfd_buffer *b)
@@ -188,6 +191,7 @@ static void forget(struct backend *be, struct memfd_buffer *mb, enum forget_how 
 
 	unqueue(m, mb);
 	RB_REMOVE(memfd_tree, &m->buffers, mb);
+	uid_fds_put(m->uids, cookie_uid(mb->cookie));
 	close(mb->fd);
 	free(mb);
 	if (how != FORGET_STOPPING && m->store)
@@ -285,8 +289,14 @@ static int memfd_export(struct backend *be, uint64_t offset, uint64_t size, uint
 {
 	struct memfd_backend *m = to_memfd(be);
 	struct memfd_buffer *mb = calloc(1, sizeof(*mb));
-	int fd = -1, ret = mb ? make_pair(m, size, name, &mb->fd, &fd) : -ENOMEM;
+	uid_t uid = cookie_uid(cookie);
+	int fd = -1, ret = mb ? uid_fds_take(m->uids, uid, false) : -ENOMEM;
 
+	if (ret == 0) {
+		ret = make_pair(m, size, name, &mb->fd, &fd);
+		if (ret < 0)
+			uid_fds_put(m->uids, uid);
+	}
 	if (ret < 0) {
 		free(mb);
 		return ret;
@@ -398,6 +408,7 @@ static void memfd_destroy(struct backend *be)
 	if (m->timer >= 0)
 		close(m->timer);
 	memfd_ready_destroy(m->ready);
+	uid_fds_free(m->uids);
 	free(m);
 }
 
@@ -450,6 +461,10 @@ int backend_memfd_adopt(struct backend *be, int fd, const struct backend_live *l
 	}
 	*why = not_ours(m, fd, l);
 	mb = *why ? NULL : calloc(1, sizeof(*mb));
+	if (mb && uid_fds_take(m->uids, cookie_uid(l->cookie), true) < 0) {
+		free(mb);
+		mb = NULL;
+	}
 	if (!mb) {
 		close(fd);
 		return *why ? -EINVAL : -ENOMEM;
@@ -494,8 +509,12 @@ int backend_memfd_create(uint64_t region_size, struct backend **out)
 	struct memfd_backend *m = calloc(1, sizeof(*m));
 	int i;
 
-	if (!m)
+	if (m)
+		m->uids = uid_fds_new();
+	if (!m || !m->uids) {
+		free(m);
 		return -ENOMEM;
+	}
 	RB_INIT(&m->buffers);
 	for (i = 0; i < STEPS; i++)
 		TAILQ_INIT(&m->pending[i]);

@@ -28,7 +28,7 @@ static enum core_action refuse(struct core *c, struct core_request *r, const str
 static enum core_action refuse(struct core *c, struct core_request *r, const struct core_time *now,
 			       struct core_decision *d, int err, const char *fmt, ...)
 {
-	const struct identity *id = &r->owner->id;
+	const struct peer_identity *id = &r->owner->id;
 	va_list ap;
 
 	va_start(ap, fmt);

@@ -31,13 +31,10 @@ static const struct class_config *class_of(const struct policy *p, unsigned idx)
 
 void policy_classify(const struct policy *p, struct owner *o)
 {
-	const struct config *cfg = &p->cfg;
-	const struct identity *id = &o->id;
-	const struct class_config *k;
+	/* The identity the front door took from the kernel at accept (front/identity.c). */
+	const struct class_config *k = config_match_identity(&p->cfg, &o->id);
 
-	k = config_match(cfg, id->uid, id->gid, id->groups, id->ngroups,
-			 id->unit[0] ? id->unit : NULL);
-	o->class_idx = k == &cfg->default_class ? cfg->nclasses : (unsigned)(k - cfg->classes);
+	o->class_idx = k == &p->cfg.default_class ? p->cfg.nclasses : (unsigned)(k - p->cfg.classes);
 	o->priority = k->priority;
 }
 

@@ -14,6 +14,7 @@
 #include "cmabuf.h"
 #include "client.h"
 #include "core.h"
+#include "identity_take.h"
 #include "inspect.h"
 #include "log.h"
 #include "policy.h"
@@ -31,6 +32,7 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 {
 	struct core *core = c->srv->core;
 	struct cmabuf_msg_hello_reply r;
+	char why[CMABUF_REASON_LEN];
 
 	if (c->greeted) {
 		client_send_error(c, m->hdr.seq, m->hdr.type, -EPROTO, "HELLO sent twice");
@@ -49,6 +51,11 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 				  "unknown HELLO flags 0x%x for protocol version %u",
 				  m->u.hello.flags, CMABUF_PROTOCOL_VERSION);
 		return -EPROTO;
+	}
+	if (identity_check(&c->owner.id, &core->policy.cfg, core->policy.path, why, sizeof(why)) <
+	    0) {
+		client_send_error(c, m->hdr.seq, m->hdr.type, -EACCES, "%s", why);
+		return -EACCES;
 	}
 	if (!core_classify(core, &c->owner)) {
 		client_send_error(c, m->hdr.seq, m->hdr.type, -EACCES,

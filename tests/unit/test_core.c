@@ -41,7 +41,7 @@ static void start(struct core *c, uint64_t region, const char *conf, bool zeroin
 
 static void join(struct core *c, struct owner *o, uid_t uid)
 {
-	struct identity id = {.pid = (pid_t)(1000 + uid), .uid = uid, .gid = uid};
+	struct peer_identity id = {.pid = (pid_t)(1000 + uid), .uid = uid, .gid = uid, .unit_known = true};
 
 	core_owner_init(o, &id, NULL, NULL);
 	core_owner_add(c, o);
