@@ -326,15 +326,31 @@ static void memfd_unexport(struct backend *be, uint64_t cookie)
 		arm_timer(m);
 }
 
-/* Drops the pages: holders read zeros from now on, and the range is free. */
+/*
+ * Takes the memory back from every holder for good: the file is cut to 0
+ * bytes, which unmaps its pages from every mapping, so a holder's next touch
+ * is SIGBUS (as after the stub's REVOKE), and F_SEAL_GROW keeps anyone from
+ * giving it pages again (write, fallocate, ftruncate: EPERM). Punching the
+ * pages out instead left the file its size, and a holder's writes allocated
+ * them again, uncounted (issue 14, item 11). A buffer an earlier cmabufd made
+ * is sealed against shrinking: only its pages can be punched out.
+ */
 static int memfd_revoke(struct backend *be, uint64_t cookie)
 {
 	struct memfd_buffer *mb = lookup(be, cookie);
 
 	if (!mb)
 		return -ENOENT;
-	if (fallocate(mb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)mb->size) < 0)
-		return -errno;
+	if (ftruncate(mb->fd, 0) < 0) {
+		if (errno != EPERM || fallocate(mb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						0, (off_t)mb->size) < 0)
+			return -errno;
+		log_warn("memfd backend: buffer cookie 0x%" PRIx64 " is sealed against shrinking "
+			 "(made by an earlier cmabufd): its pages were punched out, but a holder "
+			 "can "
+			 "write them back",
+			 cookie);
+	}
 	forget(be, mb, FORGET_GONE);
 	return 0;
 }
