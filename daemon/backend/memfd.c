@@ -508,10 +508,21 @@ static bool leases_work(void)
 int backend_memfd_create(uint64_t region_size, struct backend **out)
 {
 	struct memfd_backend *m = calloc(1, sizeof(*m));
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	int i;
 
 	if (!m)
 		return -ENOMEM;
+	/*
+	 * The region is whole pages, and this is the one place its size is decided:
+	 * the allocator, the size check, HELLO and STATUS all read be.size, so
+	 * used + free + zeroing is the region (issue 14, item 14).
+	 */
+	if (region_size % page)
+		log_info("memfd backend: --region-size=%" PRIu64 " is not a multiple of the page "
+			 "size (%" PRIu64 "): the region is %" PRIu64 " bytes",
+			 region_size, page, region_size - region_size % page);
+	region_size -= region_size % page;
 	RB_INIT(&m->buffers);
 	for (i = 0; i < STEPS; i++)
 		TAILQ_INIT(&m->pending[i]);
