@@ -139,11 +139,15 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	return client_send(c, CMABUF_MSG_STATUS_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
 
-static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b)
+/*
+ * The offset only for those who may learn device addresses: on uio the
+ * region's base is world-readable in sysfs, and base + offset is the address.
+ */
+static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b, bool offset)
 {
 	memset(e, 0, sizeof(*e));
 	e->id = b->id;
-	e->offset = b->offset;
+	e->offset = offset ? b->offset : 0;
 	e->size = b->size;
 	e->created_ms = b->created_ms;
 	e->pid = (uint32_t)b->pid;
@@ -151,7 +155,8 @@ static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b)
 	e->flags = (b->let_go ? CMABUF_BUFFER_RELEASE_PENDING : 0) |
 		   (b->purgeable ? CMABUF_BUFFER_PURGEABLE : 0) |
 		   (b->reclaimable ? CMABUF_BUFFER_RECLAIMABLE : 0) |
-		   (b->purged ? CMABUF_BUFFER_PURGED : 0);
+		   (b->purged ? CMABUF_BUFFER_PURGED : 0) |
+		   (offset ? 0 : CMABUF_BUFFER_OFFSET_HIDDEN);
 	memcpy(e->name, b->name, sizeof(e->name));
 }
 
@@ -160,12 +165,13 @@ static int handle_list(struct client *c, const struct cmabuf_msg *m)
 	struct cmabuf_msg out;
 	struct cmabuf_msg_buffers_reply *h = &out.u.buffers_reply.head;
 	struct buffer *b = ledger_next_after(&c->d->ledger, m->u.list_buffers.after_id);
+	bool all = may_learn_dev_addr(c);
 
 	memset(h, 0, sizeof(*h));
 	/* Other users' buffers (owners, names, layout) only for the privileged. */
 	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES; b = ledger_next(&c->d->ledger, b)) {
-		if (b->uid == c->uid || may_learn_dev_addr(c))
-			fill_entry(&out.u.buffers_reply.entries[h->count++], b);
+		if (b->uid == c->uid || all)
+			fill_entry(&out.u.buffers_reply.entries[h->count++], b, all);
 	}
 	h->more = b != NULL;
 	return client_send(c, CMABUF_MSG_LIST_BUFFERS_REPLY, m->hdr.seq, &out.u,
