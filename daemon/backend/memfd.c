@@ -17,8 +17,8 @@
  * Nothing tells us when to ask, so a buffer is asked about when its owner lets
  * go (cmabuf_free() closes its descriptor first, so that usually settles it),
  * then 1, 2, 4, ... up to about a second apart for as long as someone else
- * holds it; and every one of them at once when an allocation finds no room
- * (collect). That keeps the request path free of any watch (inotify on the
+ * holds it; and up to 64 of them (those asked about least often) at once when
+ * an allocation finds no room (collect): a wake-up never probes more. That keeps the request path free of any watch (inotify on the
  * inode would cost a watch and a second reopen per buffer, and since Linux 6.14
  * memfd_create()'s own description raises no events). The memfd and the
  * reopen themselves are usually made before the request comes, by a worker
@@ -227,33 +227,57 @@ static bool check(struct backend *be, struct memfd_buffer *mb, int next_step)
 }
 
 /*
- * Checks the due pending buffers, or all of them. The cookies are taken first:
- * a release lets the daemon place waiting allocations, which may purge (and
- * so forget) other buffers before the walk gets to them.
+ * At most this many lease probes per wake-up (a timer tick or an ALLOC that
+ * found no room), so that one client holding thousands of let-go buffers
+ * cannot make the loop spend milliseconds on them while everyone else waits
+ * (issue 14, item 13: 12,000 of them cost a failing ALLOC 6.8 ms). A timer
+ * tick with more due sets the timer again at once: the rest follow on the
+ * next turns of the loop, between other clients' requests.
+ */
+#define PROBES_PER_WAKE 64
+
+/*
+ * Checks up to PROBES_PER_WAKE pending buffers: the due ones, earliest first
+ * (all == false), or any, those asked about least often first (the highest
+ * steps; each list's head waited longest), since a checked buffer goes to the
+ * tail of the next list, repeated calls take turns through them all. The
+ * cookies are taken first: a release lets the daemon place waiting
+ * allocations, which may purge (and so forget) other buffers before the walk
+ * gets to them.
  */
 static void check_pending(struct backend *be, bool all)
 {
 	struct memfd_backend *m = to_memfd(be);
-	uint64_t now = monotonic_ms(), *cookies;
-	struct memfd_buffer *mb;
+	uint64_t now = monotonic_ms(), cookies[PROBES_PER_WAKE];
+	struct memfd_buffer *mb, *head[STEPS];
 	size_t n = 0, i;
 	int s;
 
-	cookies = malloc((m->npending ? m->npending : 1) * sizeof(*cookies));
-	if (!cookies)
-		return; /* the timer stays armed: next time */
 	for (s = 0; s < STEPS; s++)
-		TAILQ_FOREACH (mb, &m->pending[s], pending_link) {
-			if (!all && mb->due_ms > now)
-				break; /* the rest of this list is later still */
-			cookies[n++] = mb->cookie;
+		head[s] = TAILQ_FIRST(&m->pending[s]);
+	while (n < PROBES_PER_WAKE) {
+		int pick = -1;
+
+		for (s = STEPS - 1; s >= 0; s--) {
+			if (!head[s] || (!all && head[s]->due_ms > now))
+				continue; /* each list is in due order: the rest are later */
+			if (all) {
+				pick = s;
+				break;
+			}
+			if (pick < 0 || head[s]->due_ms < head[pick]->due_ms)
+				pick = s;
 		}
+		if (pick < 0)
+			break;
+		cookies[n++] = head[pick]->cookie;
+		head[pick] = TAILQ_NEXT(head[pick], pending_link);
+	}
 	for (i = 0; i < n; i++) {
 		mb = lookup(be, cookies[i]);
 		if (mb && mb->pending)
 			check(be, mb, mb->step + 1);
 	}
-	free(cookies);
 	arm_timer(m);
 }
 
@@ -374,7 +398,7 @@ static void memfd_dispatch(struct backend *be)
 	check_pending(be, false);
 }
 
-/* An allocation found no room: ask about every pending buffer now. */
+/* An allocation found no room: ask about pending buffers now (PROBES_PER_WAKE of them). */
 static void memfd_collect(struct backend *be)
 {
 	if (to_memfd(be)->npending)

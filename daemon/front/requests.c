@@ -160,20 +160,30 @@ static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b, bo
 	memcpy(e->name, b->name, sizeof(e->name));
 }
 
+/*
+ * Other users' buffers (owners, names, layout) only for the privileged; the
+ * others page through their own uid's, from the ledger's uid index, so a page
+ * costs the same however many buffers other users hold. `more` is as it always
+ * was: whether the ledger holds any buffer (anyone's) past the page's last.
+ */
 static int handle_list(struct client *c, const struct cmabuf_msg *m)
 {
+	struct ledger *l = &c->d->ledger;
+	uint64_t after = m->u.list_buffers.after_id;
 	struct cmabuf_msg out;
 	struct cmabuf_msg_buffers_reply *h = &out.u.buffers_reply.head;
-	struct buffer *b = ledger_next_after(&c->d->ledger, m->u.list_buffers.after_id);
 	bool all = may_learn_dev_addr(c);
+	struct buffer *b =
+		all ? ledger_next_after(l, after) : ledger_uid_next_after(l, c->uid, after);
+	struct buffer *last = NULL;
 
 	memset(h, 0, sizeof(*h));
-	/* Other users' buffers (owners, names, layout) only for the privileged. */
-	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES; b = ledger_next(&c->d->ledger, b)) {
-		if (b->uid == c->uid || all)
-			fill_entry(&out.u.buffers_reply.entries[h->count++], b, all);
+	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES;
+	     b = all ? ledger_next(l, b) : ledger_uid_next(l, b)) {
+		fill_entry(&out.u.buffers_reply.entries[h->count++], b, all);
+		last = b;
 	}
-	h->more = b != NULL;
+	h->more = h->count == CMABUF_LIST_MAX_ENTRIES && ledger_next(l, last) != NULL;
 	return client_send(c, CMABUF_MSG_LIST_BUFFERS_REPLY, m->hdr.seq, &out.u,
 			   sizeof(*h) + h->count * sizeof(struct cmabuf_buffer_entry), -1);
 }
