@@ -18,8 +18,9 @@
  * go (cmabuf_free() closes its descriptor first, so that usually settles it),
  * then 1, 2, 4, ... up to about a second apart for as long as someone else
  * holds it; and up to 64 of them (those asked about least often) at once when
- * an allocation finds no room (collect): a wake-up never probes more. That keeps the request path free of any watch (inotify on the
- * inode would cost a watch and a second reopen per buffer, and since Linux 6.14
+ * an allocation finds no room (collect): a wake-up never probes more. That
+ * keeps the request path free of any watch (inotify on the inode would cost a
+ * watch and a second reopen per buffer, and since Linux 6.14
  * memfd_create()'s own description raises no events). The memfd and the
  * reopen themselves are usually made before the request comes, by a worker
  * thread (memfd_ready.h). The
@@ -357,7 +358,8 @@ static void memfd_unexport(struct backend *be, uint64_t cookie)
  * giving it pages again (write, fallocate, ftruncate: EPERM). Punching the
  * pages out instead left the file its size, and a holder's writes allocated
  * them again, uncounted (issue 14, item 11). A buffer an earlier cmabufd made
- * is sealed against shrinking: only its pages can be punched out.
+ * is sealed against shrinking: only its pages can be punched out (adopted
+ * buffers are pending release, which eviction never takes, so this is a guard).
  */
 static int memfd_revoke(struct backend *be, uint64_t cookie)
 {
@@ -370,9 +372,8 @@ static int memfd_revoke(struct backend *be, uint64_t cookie)
 						0, (off_t)mb->size) < 0)
 			return -errno;
 		log_warn("memfd backend: buffer cookie 0x%" PRIx64 " is sealed against shrinking "
-			 "(made by an earlier cmabufd): its pages were punched out, but a holder "
-			 "can "
-			 "write them back",
+			 "(made by an earlier cmabufd): its pages were punched out, "
+			 "but a holder can write them back",
 			 cookie);
 	}
 	forget(be, mb, FORGET_GONE);
