@@ -168,6 +168,8 @@ struct fixture {
 	struct cmabuf *cb;
 	struct cmabuf_conn conns[CONNS];
 	unsigned nconns;
+	struct cmabuf_buffer *mine[THEIR_BUFFERS + ROOT_TAIL];
+	unsigned nmine;
 };
 
 static void tell(struct fixture *f, char cmd)
@@ -222,6 +224,8 @@ static int teardown(void **state)
 	close(f->from_child);
 	for (i = 0; i < f->nconns; i++)
 		cmabuf_conn_close(&f->conns[i]);
+	for (i = 0; i < f->nmine; i++)
+		cmabuf_free(f->mine[i]);
 	cmabuf_disconnect(f->cb);
 	return test_daemon_stop(&f->td) == 0 && WIFEXITED(status) && !WEXITSTATUS(status) ? 0 : -1;
 }
@@ -235,9 +239,10 @@ static void open_conn(struct fixture *f)
 static void alloc_mine(struct fixture *f)
 {
 	struct cmabuf_alloc_desc d = {.size = 4096, .name = "mine"};
-	struct cmabuf_buffer *b;
 
-	assert_int_equal(cmabuf_alloc(f->cb, &d, &b), 0); /* freed with the connection */
+	assert_true(f->nmine < THEIR_BUFFERS + ROOT_TAIL);
+	assert_int_equal(cmabuf_alloc(f->cb, &d, &f->mine[f->nmine]), 0);
+	f->nmine++;
 }
 
 /* ---- what the privileged client sees: everything, the reference ---- */
