@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -639,6 +640,62 @@ static void disconnect_with_live_buffers_keeps_handles_usable(void **state)
 	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
 }
 
+/*
+ * Issue 14 item 14: a --region-size that is not a page multiple is rounded
+ * down once, at startup, and that one value is what HELLO and STATUS report
+ * and what the size check uses. Before, STATUS reported the unrounded size
+ * (used + free + zeroing fell short of it), and a request between the two
+ * sizes passed the check only to fail placement.
+ */
+static int setup_odd_region(void **state)
+{
+	static struct test_daemon td;
+
+	if (test_daemon_start(&td, MEMFD_REGION + 100, NULL) < 0)
+		return -1;
+	*state = &td;
+	return 0;
+}
+
+static void region_size_is_rounded_down_to_the_page_everywhere(void **state)
+{
+	const char *backend = getenv("CMABUF_TEST_BACKEND");
+	bool memfd = !backend || !*backend || strcmp(backend, "memfd") == 0;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_alloc_desc d = {.name = "whole"};
+	struct cmabuf_buffer *b = NULL;
+	struct test_daemon *td = *state;
+	struct cmabuf *cb;
+
+	/* HELLO's region size: the page multiple below what was asked for. */
+	if (memfd)
+		assert_int_equal(td->region_size, MEMFD_REGION);
+	assert_int_equal(td->region_size % page, 0);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0); /* uio: nothing left to zero */
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.region_size, td->region_size);
+	assert_int_equal(st.used + st.free + st.zeroing, st.region_size);
+
+	cb = connect_or_fail(td);
+	/* One byte more than the region: refused as too large, not left to placement. */
+	d.size = td->region_size + 1;
+	assert_int_equal(cmabuf_alloc(cb, &d, &b), -EINVAL);
+	assert_non_null(strstr(cmabuf_last_error(cb), "larger than the whole region"));
+	/* The whole region fits exactly, and the books balance. */
+	d.size = td->region_size;
+	assert_int_equal(cmabuf_alloc(cb, &d, &b), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.used, st.region_size);
+	assert_int_equal(st.free, 0);
+	assert_int_equal(st.used + st.free + st.zeroing, st.region_size);
+	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.used + st.free + st.zeroing, st.region_size);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -663,6 +720,8 @@ int main(void)
 		T(hello_twice_is_refused),
 		cmocka_unit_test(destructors_take_null),
 		cmocka_unit_test(max_clients_admits_exactly_that_many),
+		cmocka_unit_test_setup_teardown(region_size_is_rounded_down_to_the_page_everywhere,
+						setup_odd_region, teardown),
 #undef T
 	};
 

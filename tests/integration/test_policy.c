@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cmabuf.h"
+#include "connection.h"
 #include "harness.h"
 
 #define NOBODY 65534
@@ -281,6 +282,26 @@ static void pool_minimum_is_honoured_under_pressure(void **state)
 	stop(f);
 }
 
+/* The one buffer this connection's uid has in LIST_BUFFERS (asked on a connection of its own). */
+static struct cmabuf_buffer_entry listed_buffer(struct fixture *f)
+{
+	struct cmabuf_msg_list_buffers req = {0};
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+
+	assert_int_equal(cmabuf_conn_open(&c, f->td.socket), 0);
+	assert_int_equal(
+		cmabuf_conn_request(&c, CMABUF_MSG_LIST_BUFFERS, &req, sizeof(req), &r, NULL), 0);
+	cmabuf_conn_close(&c);
+	assert_int_equal(r.u.buffers_reply.head.count, 1);
+	return r.u.buffers_reply.entries[0];
+}
+
+/*
+ * Device addresses, and the region offsets LIST_BUFFERS would otherwise give
+ * (on uio the region's base is world-readable in sysfs, and base + offset is
+ * the address): only for a class granted dev-addr.
+ */
 static void device_addresses_only_for_granted_classes(void **state)
 {
 	struct fixture *f = start("[class trusted]\nuid = 0\ndev-addr = yes\n", 16 * MB);
@@ -288,8 +309,15 @@ static void device_addresses_only_for_granted_classes(void **state)
 	struct cmabuf_buffer *b;
 	uint64_t addr;
 
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_buffer_entry e;
+
 	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
 	assert_int_equal(cmabuf_buffer_dev_addr(b, &addr), 0);
+	assert_int_equal(test_daemon_status(&f->td, &st), 0);
+	e = listed_buffer(f);
+	assert_int_equal(e.offset, addr - st.region_base);
+	assert_int_equal(e.flags & CMABUF_BUFFER_OFFSET_HIDDEN, 0);
 	cmabuf_free(b);
 	cmabuf_disconnect(cb);
 	/* Rewrite: root falls to the default class, which may not learn addresses. */
@@ -298,6 +326,12 @@ static void device_addresses_only_for_granted_classes(void **state)
 	cb = connect_ok(f);
 	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
 	assert_int_equal(cmabuf_buffer_dev_addr(b, &addr), -EPERM);
+	/* A small request is placed at the top: its real offset is not 0, yet 0 is listed. */
+	e = listed_buffer(f);
+	assert_int_equal(e.id, cmabuf_buffer_id(b));
+	assert_int_equal(e.offset, 0);
+	assert_int_equal(e.flags & CMABUF_BUFFER_OFFSET_HIDDEN, CMABUF_BUFFER_OFFSET_HIDDEN);
+	assert_int_equal(e.size, 4096);
 	cmabuf_free(b);
 	cmabuf_disconnect(cb);
 	stop(f);
