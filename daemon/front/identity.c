@@ -176,6 +176,13 @@ static unsigned long long start_time(pid_t pid)
 	return t;
 }
 
+static bool use_pidfd = true;
+
+void identity_use_peer_pidfd(bool use)
+{
+	use_pidfd = use;
+}
+
 /* Has the process a pidfd refers to exited (zombie or reaped)? */
 static bool exited(int pidfd)
 {
@@ -204,10 +211,10 @@ static void peer_units(int fd, struct peer_identity *id)
 	 */
 	if (id->pid <= 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) {
+	if (use_pidfd && getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) {
 		id->unit_known = read_units(id->pid, id) == 0 && !exited(pidfd);
 		close(pidfd);
-	} else if (errno == ENOPROTOOPT) {
+	} else if (!use_pidfd || errno == ENOPROTOOPT) {
 		unsigned long long before = start_time(id->pid);
 
 		id->unit_known =

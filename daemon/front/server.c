@@ -14,6 +14,7 @@
 #include "client.h"
 #include "daemon.h"
 #include "fdstore.h"
+#include "identity_take.h"
 #include "log.h"
 #include "server.h"
 #include "starved.h"
@@ -155,6 +156,7 @@ int server_start(struct daemon *d)
 	if (fd < 0)
 		return fd;
 	refuse_passed_fds(d, fd);
+	identity_use_peer_pidfd(!d->opt->no_peer_pidfd);
 	d->listen_fd = fd;
 	d->ev_listen = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, d);
 	if (!d->ev_listen || event_add(d->ev_listen, NULL) < 0)
