@@ -70,10 +70,10 @@ static void usage(FILE *f)
 		"                            How often --metrics-file is rewritten (default 15,\n"
 		"                            1..86400).\n"
 		"  -v, --verbose             Log every request.\n"
-		"      --test-fds-reach-socket\n"
-		"                            For tests: let descriptors a client attaches reach\n"
-		"                            the socket, as kernels before 6.16 do (the daemon\n"
-		"                            still never takes them).\n"
+		"      --test-fds-reach-socket, --test-no-peer-pidfd\n"
+		"                            Tests only: the paths of kernels before 6.16\n"
+		"                            (descriptors reach the socket; never taken)\n"
+		"                            and 6.5 (no SO_PEERPIDFD).\n"
 		"  -h, --help                Show this help.\n"
 		"  -V, --version             Show the version.\n"
 		"\n"
@@ -158,6 +158,7 @@ enum {
 	OPT_METRICS_INTERVAL,
 	OPT_TEST_FDS_REACH_SOCKET,
 	OPT_HELLO_TIMEOUT,
+	OPT_TEST_NO_PEER_PIDFD,
 };
 
 static const struct option long_opts[] = {
@@ -175,6 +176,7 @@ static const struct option long_opts[] = {
 	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
 	{"hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT},
 	{"test-fds-reach-socket", no_argument, NULL, OPT_TEST_FDS_REACH_SOCKET},
+	{"test-no-peer-pidfd", no_argument, NULL, OPT_TEST_NO_PEER_PIDFD},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -241,6 +243,9 @@ static int apply(int c, const char *arg, struct options *opt)
 		return parse_uint(arg, 1, 600000, &opt->hello_timeout_ms)
 			       ? bad("--hello-timeout", arg, "milliseconds, 1..600000")
 			       : 0;
+	case OPT_TEST_NO_PEER_PIDFD:
+		opt->no_peer_pidfd = true;
+		return 0;
 	case OPT_TEST_FDS_REACH_SOCKET:
 		opt->fds_reach_socket = true;
 		return 0;

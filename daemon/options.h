@@ -29,6 +29,8 @@ struct options {
 	bool verbose;
 	/* Tests only: leave SO_PASSRIGHTS alone, as on kernels before 6.16 (server.c). */
 	bool fds_reach_socket;
+	/* Tests only: identity without SO_PEERPIDFD, as on kernels before 6.5 (identity.c). */
+	bool no_peer_pidfd;
 };
 
 /* Returns 0 to run, 1 when --help/--version was served, -1 on a usage error (already reported). */

@@ -269,8 +269,7 @@ static bool handle_datagram(struct client *c, struct datagrams *in, int i)
 	size_t n = in->mh[i].msg_len;
 	int flags = in->mh[i].msg_hdr.msg_flags, ret;
 
-	/* MSG_CTRUNC: descriptors came along, which no request carries (the kernel dropped them).
-	 */
+	/* MSG_CTRUNC: descriptors came, which no request carries; the kernel dropped them. */
 	if (flags & MSG_TRUNC)
 		ret = -EMSGSIZE;
 	else if (flags & MSG_CTRUNC)

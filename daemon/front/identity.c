@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,72 @@
 #define SO_PEERPIDFD 77 /* Linux 6.5 */
 #endif
 
+/*
+ * Group lists are kept once however many connections share them: a user with
+ * NGROUPS_MAX (65536) groups costs 256 KiB per list, and would otherwise cost
+ * that per connection (128 connections: 32 MiB). Connections of one user
+ * almost always have the same list.
+ */
+struct group_set {
+	struct group_set *next;
+	unsigned refs, n;
+	uint64_t hash;
+	gid_t gids[];
+};
+
+static struct group_set *group_sets;
+
+static uint64_t hash_gids(const gid_t *g, unsigned n)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a over the gids */
+	unsigned i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (uint64_t)g[i]) * 0x100000001b3ull;
+	return h ^ n;
+}
+
+/* The shared copy of g[0..n) (taken over or freed), or NULL when out of memory. */
+static struct group_set *intern(gid_t *g, unsigned n)
+{
+	uint64_t h = hash_gids(g, n);
+	struct group_set *s;
+
+	for (s = group_sets; s; s = s->next)
+		if (s->hash == h && s->n == n && !memcmp(s->gids, g, n * sizeof(gid_t))) {
+			s->refs++;
+			free(g);
+			return s;
+		}
+	s = malloc(sizeof(*s) + n * sizeof(gid_t));
+	if (s) {
+		s->refs = 1;
+		s->n = n;
+		s->hash = h;
+		memcpy(s->gids, g, n * sizeof(gid_t));
+		s->next = group_sets;
+		group_sets = s;
+	}
+	free(g);
+	return s;
+}
+
+static void unintern(const gid_t *gids)
+{
+	struct group_set **p;
+
+	for (p = &group_sets; *p; p = &(*p)->next)
+		if ((*p)->gids == gids) {
+			struct group_set *s = *p;
+
+			if (--s->refs == 0) {
+				*p = s->next;
+				free(s);
+			}
+			return;
+		}
+}
+
 /* Every supplementary group, however many: the buffer is sized from the kernel's answer. */
 static int peer_groups(int fd, struct peer_identity *id)
 {
@@ -29,13 +96,17 @@ static int peer_groups(int fd, struct peer_identity *id)
 
 	for (;;) {
 		socklen_t got = len;
-		gid_t *g = malloc(len ? len : sizeof(gid_t));
+		gid_t *g = malloc(len);
+		struct group_set *s;
 
 		if (!g)
 			return -ENOMEM;
 		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &got) == 0) {
-			id->groups = g;
-			id->ngroups = (unsigned)(got / sizeof(gid_t));
+			s = intern(g, (unsigned)(got / sizeof(gid_t)));
+			if (!s)
+				return -ENOMEM;
+			id->groups = s->gids;
+			id->ngroups = s->n;
 			return 0;
 		}
 		free(g);
@@ -105,6 +176,13 @@ static unsigned long long start_time(pid_t pid)
 	return t;
 }
 
+static bool use_pidfd = true;
+
+void identity_use_peer_pidfd(bool use)
+{
+	use_pidfd = use;
+}
+
 /* Has the process a pidfd refers to exited (zombie or reaped)? */
 static bool exited(int pidfd)
 {
@@ -133,10 +211,10 @@ static void peer_units(int fd, struct peer_identity *id)
 	 */
 	if (id->pid <= 0)
 		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) {
+	if (use_pidfd && getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0) {
 		id->unit_known = read_units(id->pid, id) == 0 && !exited(pidfd);
 		close(pidfd);
-	} else if (errno == ENOPROTOOPT) {
+	} else if (!use_pidfd || errno == ENOPROTOOPT) {
 		unsigned long long before = start_time(id->pid);
 
 		id->unit_known =
@@ -168,7 +246,8 @@ int identity_take(int fd, struct peer_identity *id)
 
 void identity_release(struct peer_identity *id)
 {
-	free((gid_t *)id->groups);
+	if (id->groups)
+		unintern(id->groups);
 	id->groups = NULL;
 	id->ngroups = 0;
 }

@@ -3,6 +3,7 @@
 #ifndef CMABUF_IDENTITY_TAKE_H
 #define CMABUF_IDENTITY_TAKE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "identity.h"
@@ -16,6 +17,8 @@ struct config;
  */
 int identity_take(int fd, struct peer_identity *id);
 void identity_release(struct peer_identity *id);
+/* Tests only: false takes the path of kernels before 6.5 (no SO_PEERPIDFD). */
+void identity_use_peer_pidfd(bool use);
 
 /*
  * At HELLO: 0, or -EACCES with the reason in why when cfg classes by unit and

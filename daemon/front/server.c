@@ -12,6 +12,7 @@
 
 #include "admission.h"
 #include "client.h"
+#include "identity_take.h"
 #include "log.h"
 #include "options.h"
 #include "server.h"
@@ -144,6 +145,7 @@ int server_start(struct server *d, int fd)
 	if (fd < 0)
 		return fd;
 	refuse_passed_fds(d, fd);
+	identity_use_peer_pidfd(!d->opt->no_peer_pidfd);
 	d->listen_fd = fd;
 	d->ev_listen = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, d);
 	if (!d->ev_listen || event_add(d->ev_listen, NULL) < 0)

@@ -422,6 +422,9 @@ static const struct {
 	 "[pool camera]\nmin = 16M\n\n[class camera]\nuid = 65534\npool = camera\n"},
 	{"policy-dev-addr", "[class trusted]\nuid = 0\ndev-addr = yes\n"},
 	{"policy-deny", "[class default]\ndeny = yes\n"},
+	{"policy-user-unit",
+	 "[class cam]\nunit = camera.service\n[class mine]\nuid = 1000\nuser-unit = "
+	 "camera.service, viewer.service\ndev-addr = yes\n"},
 	{"policy-priority", "[class camera]\nuid = 0\npriority = 10\n"},
 	{"policy-minimums", "[pool camera]\nmin = 64M\n\n[pool isp]\nmin = 64M\n"},
 	{"min-over-region", "[pool a]\nmin = 200M\n[pool b]\nmin = 100M\n"},
@@ -442,6 +445,8 @@ static const struct {
 	{"err-uid-range", "[class a]\nuid = 4294967295\n"},
 	{"err-empty-item", "[class a]\nuid = 0,,1\n"},
 	{"err-unit", "[class a]\nunit = camera\n"},
+	{"err-user-unit-alone", "[class a]\nuser-unit = camera.service\n"},
+	{"err-user-unit-gid", "[class a]\nuid = 1\ngid = 2\nuser-unit = camera.service\n"},
 	{"err-unknown-user", "[class a]\nuid = root, no-such-user-cmabuf\n"},
 	{"err-unknown-group", "[class a]\n\ngid = no-such-group-cmabuf\n"},
 	{"err-undefined-pool", "[pool camera]\n[class a]\nuid = 1\npool = camra\n"},

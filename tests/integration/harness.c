@@ -111,8 +111,7 @@ int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *
 	return spawn(td, extra);
 }
 
-int test_daemon_start_logged(struct test_daemon *td, uint64_t region_size,
-			     const char *const *extra)
+int test_daemon_start_logged(struct test_daemon *td, uint64_t region_size, const char *const *extra)
 {
 	memset(td, 0, sizeof(*td));
 	strcpy(td->dir, "/tmp/cmabuf-test-XXXXXX");
