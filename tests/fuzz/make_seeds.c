@@ -481,7 +481,8 @@ static void config_seeds(const char *example)
  */
 static void model_seeds(void)
 {
-	static const size_t lens[] = {16, 200, 1000, 2500, 4096};
+	static const size_t lens[] = {16,   200,  1000, 2500, 4096, 4096, 4096, 4096,
+				      4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096};
 	static uint8_t buf[4096];
 	uint64_t x = 0x6d6f64656cull; /* "model" */
 
@@ -495,7 +496,10 @@ static void model_seeds(void)
 			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 			buf[j] = (uint8_t)(z ^ (z >> 31));
 		}
-		snprintf(name, sizeof(name), "random-%zu", lens[i]);
+		if (i < 5) /* the first five, as they were */
+			snprintf(name, sizeof(name), "random-%zu", lens[i]);
+		else
+			snprintf(name, sizeof(name), "random-%zu-%zu", lens[i], i - 4);
 		write_seed("model", name, buf, lens[i]);
 	}
 }
