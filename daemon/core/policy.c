@@ -141,6 +141,15 @@ int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t s
 	unsigned idx = own ? (unsigned)(own - p->cfg.pools) : 0;
 	int ret;
 
+	/*
+	 * A reload that denies the class closes its clients one by one: what the
+	 * first ones let go may retry a parked request of one not closed yet.
+	 */
+	if (k->deny) {
+		snprintf(why, cap, "clients of class '%s' may not use cmabufd (deny = yes)",
+			 k->name);
+		return -EACCES;
+	}
 	if (pool[0] && strcmp(pool, k->pool) != 0) {
 		snprintf(why, cap, "class '%s' allocates from pool '%s', not '%s'", k->name,
 			 k->pool, pool);

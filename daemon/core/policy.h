@@ -45,8 +45,8 @@ const char *policy_class_name(const struct policy *p, const struct owner *o);
  * Quotas and pool budgets, checked before any eviction and again before a
  * parked request is placed. pool: the requested pool name ("" = the class's).
  * On success stores the pool index to charge. -EDQUOT (the client's limits in
- * its class), -ENOSPC (pool maximum or others' guarantees), -EACCES (a pool
- * the class may not use), with the reason in why.
+ * its class), -ENOSPC (pool maximum or others' guarantees), -EACCES (a class
+ * that denies, a pool the class may not use), with the reason in why.
  */
 int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t size,
 		       const char *pool, unsigned *pool_idx, char *why, size_t cap);

@@ -661,7 +661,7 @@ static void check_refusal(struct model *m, struct mowner *mo, const struct core_
 	int slot = (int)(mo - m->owners);
 
 	if (err == -EACCES)
-		CHECK(m, r->desc.pool[0] && strcmp(r->desc.pool, k->pool),
+		CHECK(m, k->deny || (r->desc.pool[0] && strcmp(r->desc.pool, k->pool)),
 		      "refused pool '%s' to a client of class '%s' (pool '%s')", r->desc.pool,
 		      k->name, k->pool);
 	if (err != -EDQUOT)
