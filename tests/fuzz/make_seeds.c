@@ -477,6 +477,38 @@ static void config_seeds(const char *example)
 	}
 }
 
+/* ---- model --------------------------------------------------------------------------- */
+
+/*
+ * The model driver reads its choices from the input: any bytes make a run. Seeds of
+ * a few lengths from a fixed generator (splitmix64), so every kind of step is reached
+ * from the start; libFuzzer finds the rest.
+ */
+static void model_seeds(void)
+{
+	static const size_t lens[] = {16,   200,  1000, 2500, 4096, 4096, 4096, 4096,
+				      4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096};
+	static uint8_t buf[4096];
+	uint64_t x = 0x6d6f64656cull; /* "model" */
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		char name[32];
+
+		for (size_t j = 0; j < lens[i]; j++) {
+			uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+			buf[j] = (uint8_t)(z ^ (z >> 31));
+		}
+		if (i < 5) /* the first five, as they were */
+			snprintf(name, sizeof(name), "random-%zu", lens[i]);
+		else
+			snprintf(name, sizeof(name), "random-%zu-%zu", lens[i], i - 4);
+		write_seed("model", name, buf, lens[i]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -487,5 +519,6 @@ int main(int argc, char **argv)
 	codec_seeds();
 	image_seeds();
 	config_seeds(argv[2]);
+	model_seeds();
 	return 0;
 }
