@@ -80,7 +80,8 @@ struct mowner {
 	struct owner o;
 	struct core_request parked; /* the door's storage for a parked request */
 	bool is_parked;
-	unsigned cls; /* the model's class index (cfg.nclasses: default) */
+	unsigned cls;  /* the model's class index (cfg.nclasses: default) */
+	gid_t group;   /* its supplementary group, if any: the identity points here */
 };
 
 enum rstate { R_OPEN, R_PARKED, R_DONE, R_DROPPED };
@@ -396,14 +397,14 @@ static bool has_id(const uint32_t *v, unsigned n, uint32_t id)
 }
 
 /* First match in file order on uid, gid or a supplementary group, or unit. */
-static unsigned model_classify(const struct config *cfg, const struct identity *id)
+static unsigned model_classify(const struct config *cfg, const struct peer_identity *id)
 {
 	for (unsigned i = 0; i < cfg->nclasses; i++) {
 		const struct class_config *k = &cfg->classes[i];
 
 		if (has_id(k->uids, k->nuids, id->uid) || has_id(k->gids, k->ngids, id->gid))
 			return i;
-		for (int g = 0; g < id->ngroups; g++)
+		for (unsigned g = 0; g < id->ngroups; g++)
 			if (has_id(k->gids, k->ngids, id->groups[g]))
 				return i;
 		for (unsigned u = 0; u < k->nunits; u++)
@@ -1038,7 +1039,7 @@ static void leave(struct model *m, struct mowner *mo)
 
 static void step_arrive(struct model *m)
 {
-	struct identity id;
+	struct peer_identity id;
 	struct mowner *mo = NULL;
 	bool ok;
 
@@ -1051,8 +1052,12 @@ static void step_arrive(struct model *m)
 	id.pid = (pid_t)(100 + m->step % 30000);
 	id.uid = (uid_t)(1000 + rnd(m, NUIDS));
 	id.gid = (gid_t)(100 + rnd(m, 3));
-	if (chance(m, 1, 2))
-		id.groups[id.ngroups++] = (gid_t)(200 + rnd(m, 2));
+	id.unit_known = true;
+	if (chance(m, 1, 2)) {
+		mo->group = (gid_t)(200 + rnd(m, 2));
+		id.groups = &mo->group;
+		id.ngroups = 1;
+	}
 	if (chance(m, 1, 4))
 		snprintf(id.unit, sizeof(id.unit), "u%u.service", (unsigned)rnd(m, 2));
 	core_owner_init(&mo->o, &id, &model_door, mo);
