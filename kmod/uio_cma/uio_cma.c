@@ -32,6 +32,7 @@
 #include <linux/idr.h>
 #include <linux/io.h>
 #include <linux/ioport.h>
+#include <linux/iommu.h>
 #include <linux/iosys-map.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -191,17 +192,20 @@ static void flush_events(struct uio_cma_region *r)
 /* ---- dma-buf exporter ---- */
 
 /*
- * Without an IOMMU the device sees the bus address, which its mask must
- * cover: dma-buf.h asks a carve-out exporter to refuse the attach, and
- * dma_direct_map_resource() would WARN at map time.
+ * Unless the DMA API maps through an IOMMU (whose addresses honour the
+ * mask), the device sees the bus address, which its mask must cover:
+ * dma-buf.h asks a carve-out exporter to refuse the attach, and
+ * dma_direct_map_resource() would WARN at map time. An identity (pass-
+ * through) IOMMU domain is direct too.
  */
 static bool uio_cma_reachable(struct device *dev, struct uio_cma_buf *e)
 {
+	struct iommu_domain *domain = iommu_get_domain_for_dev(dev);
 	phys_addr_t last = e->region->base + e->offset + e->size - 1;
 
-	/* What dma_direct_map_resource() checks: the bus address is @last. */
-	if (device_iommu_mapped(dev))
+	if (domain && (domain->type & __IOMMU_DOMAIN_DMA_API))
 		return true;
+	/* What dma_direct_map_resource() checks: the bus address is @last. */
 	return last <= min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
 }
 
