@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * One interface over the allocators the trace replay compares: cmabuf's own
- * (daemon/allocator.c) and the baselines implemented here. Offsets and sizes
+ * (daemon/core/allocator.c) and the baselines implemented here. Offsets and sizes
  * are bytes; every heap works in pages of HEAP_PAGE bytes and keeps its
  * metadata outside the region, as cmabufd must.
  */
@@ -27,7 +27,7 @@ struct heap_ops {
 	uint64_t (*largest_free)(struct heap *h);
 };
 
-extern const struct heap_ops heap_cmabuf;  /* cmabuf itself (daemon/allocator.c) */
+extern const struct heap_ops heap_cmabuf;  /* cmabuf itself (daemon/core/allocator.c) */
 extern const struct heap_ops heap_bestfit; /* exact best fit: cmabuf's placement before issue 8 */
 extern const struct heap_ops heap_bitmap;  /* genalloc-style bitmap first fit */
 extern const struct heap_ops heap_buddy;   /* binary buddy */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The exact best fit baseline: what daemon/allocator.c placed until issue 8,
+ * The exact best fit baseline: what daemon/core/allocator.c placed until issue 8,
  * on the same structure -- each free extent a heap node in a by-offset and a
  * by-(size, offset) red-black tree -- so its ns/op compares with cmabuf's.
  * The smallest extent that holds the request, lowest address on ties, carved

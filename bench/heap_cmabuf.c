@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* cmabufd's allocator itself, compiled from daemon/allocator.c, behind the heap interface. */
+/* cmabufd's allocator itself, compiled from daemon/core/allocator.c, behind the heap interface. */
 #include <stdio.h>
 #include <stdlib.h>
 

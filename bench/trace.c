@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Trace replay: the same generated media-churn trace, held at several
- * occupancies, against cmabuf's allocator (daemon/allocator.c, linked
+ * occupancies, against cmabuf's allocator (daemon/core/allocator.c, linked
  * directly) and the baselines. Reports failures while the region ideally had
  * room, contiguity of the free space over time, and how many 1080p / 4K NV12
  * frames could still be placed compared with a perfectly compacted region.

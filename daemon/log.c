@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "client.h"
-#include "daemon.h"
+#include "clock.h"
 #include "log.h"
 
 static bool log_verbose;
@@ -37,14 +37,14 @@ static void emit(int priority, const char *line, const struct client *c, const c
 {
 	if (log_journal && c)
 		sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", priority, "CMABUF_CLIENT_PID=%d",
-				(int)c->pid, "CMABUF_CLIENT_UID=%u", (unsigned)c->uid,
+				(int)c->owner.id.pid, "CMABUF_CLIENT_UID=%u", (unsigned)c->owner.id.uid,
 				"CMABUF_BUFFER=%s", buffer ? buffer : "", "CMABUF_BYTES=%" PRIu64,
 				bytes, NULL);
 	else if (log_journal)
 		sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", priority, NULL);
 	else if (c)
-		fprintf(stderr, "cmabufd: %s [pid %d uid %u]\n", line, (int)c->pid,
-			(unsigned)c->uid);
+		fprintf(stderr, "cmabufd: %s [pid %d uid %u]\n", line, (int)c->owner.id.pid,
+			(unsigned)c->owner.id.uid);
 	else
 		fprintf(stderr, "cmabufd: %s\n", line);
 }

@@ -7,21 +7,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <systemd/sd-daemon.h>
+#include <stdio.h>
 #include <time.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
-#include "policy.h"
-#include "startup.h"
 #include "notify_socket.h"
-
-uint64_t now_ms(int clock_id)
-{
-	struct timespec ts;
-
-	clock_gettime(clock_id, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+#include "startup.h"
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
@@ -39,12 +32,14 @@ static void on_reload(evutil_socket_t sig, short what, void *arg)
 	char err[512];
 
 	notify_socket_send("RELOADING=1", -1);
-	if (policy_reload(d, err, sizeof(err)) < 0)
+	if (!d->core_ready)
+		snprintf(err, sizeof(err), "no region yet: the policy is read once one appears");
+	if (!d->core_ready || service_reload(d, err, sizeof(err)) < 0)
 		log_error("reload refused, keeping the previous policy: %s", err);
 	else
-		log_info("reloaded %s: %u pools, %u classes", d->policy.path, d->policy.cfg.npools,
-			 d->policy.cfg.nclasses);
-	d->stats.reloads++;
+		log_info("reloaded %s: %u pools, %u classes", d->config_path,
+			 d->core.policy.cfg.npools, d->core.policy.cfg.nclasses);
+	d->core.stats.reloads++;
 	notify_socket_send("READY=1", -1);
 }
 
@@ -108,16 +103,11 @@ int main(int argc, char **argv)
 	raise_fd_limit();
 	memset(&d, 0, sizeof(d));
 	d.opt = &opt;
-	d.listen_fd = -1;
-	d.next_id = 1;
-	d.start_ms = now_ms(CLOCK_MONOTONIC);
-	ledger_init(&d.ledger);
-	TAILQ_INIT(&d.clients);
-	TAILQ_INIT(&d.pending_allocs);
-	d.reclaim_deadline_ms = opt.reclaim_deadline_ms;
 	d.base = event_base_new();
 	if (!d.base || event_base_priority_init(d.base, DAEMON_PRIORITIES) < 0)
 		return EXIT_FAILURE;
+	server_init(&d.server, &opt, d.base, &d.core, &service_hooks, &d);
+	d.server.start_ms = now_ms(CLOCK_MONOTONIC);
 	ret = run(&d);
 	event_base_free(d.base);
 	return ret < 0 || d.exit_code ? EXIT_FAILURE : EXIT_SUCCESS;

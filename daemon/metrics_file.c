@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "daemon.h"
 #include "log.h"
 #include "metrics.h"
@@ -42,7 +43,7 @@ static int write_file(struct daemon *d)
 	int fd, ret;
 
 	/* The file is for the operator's collector: every uid, as root would see it. */
-	ret = metrics_fill(d, true, 0, &r);
+	ret = metrics_fill(&d->core, true, 0, now_ms(CLOCK_MONOTONIC) - d->server.start_ms, &r);
 	if (ret == 0)
 		ret = temp_path(path, tmp, sizeof(tmp));
 	if (ret < 0)

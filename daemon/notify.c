@@ -8,10 +8,8 @@
 #include <systemd/sd-daemon.h>
 
 #include "allocator.h"
-#include "backend.h"
 #include "daemon.h"
 #include "notify.h"
-#include "zeroing.h"
 #include "notify_socket.h"
 
 #define MiB(x) ((double)(x) / (1024.0 * 1024.0))
@@ -22,12 +20,12 @@ static void on_status_tick(evutil_socket_t fd, short what, void *arg)
 	struct allocator_stats st;
 	char status[256];
 
-	allocator_get_stats(d->alloc, &st);
+	allocator_get_stats(d->core.alloc, &st);
 	snprintf(status, sizeof(status),
 		 "STATUS=backend %s: %u buffers, %.1f MiB used, %.1f MiB free, largest free "
 		 "%.1f MiB, %u clients",
-		 d->be->name, d->ledger.count, MiB(st.used - zeroing_pending(d->zeroing)),
-		 MiB(st.free), MiB(st.largest_free), d->nclients);
+		 d->core.region.backend, d->core.ledger.count, MiB(core_used_bytes(&d->core)),
+		 MiB(st.free), MiB(st.largest_free), d->server.nclients);
 	if (strcmp(status, d->last_status) != 0) {
 		notify_socket_send(status, -1);
 		memcpy(d->last_status, status, sizeof(d->last_status));

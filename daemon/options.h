@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "size.h" /* parse_size(), for the options that take a size */
+
 enum backend_choice { BACKEND_AUTO, BACKEND_MEMFD, BACKEND_UIO };
 
 struct options {
@@ -29,7 +31,5 @@ struct options {
 /* Returns 0 to run, 1 when --help/--version was served, -1 on a usage error (already reported). */
 int options_parse(int argc, char **argv, struct options *opt);
 
-/* "256M", "1G", "4096", "64k": bytes, or -EINVAL. */
-int parse_size(const char *s, uint64_t *out);
 
 #endif

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <event2/event.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libudev.h>
 #include <stdlib.h>
@@ -16,13 +17,14 @@
 #include <unistd.h>
 #include "allocator.h"
 #include "backend.h"
+#include "clock.h"
+#include "config_file.h"
 #include "daemon.h"
 #include "fdstore.h"
 #include "log.h"
 #include "metrics_file.h"
 #include "notify.h"
 #include "notify_socket.h"
-#include "policy.h"
 #include "privileges.h"
 #include "server.h"
 #include "startup.h"
@@ -72,29 +74,9 @@ static int open_backend(struct daemon *d, const char **why)
 /* A buffer still alive from an earlier daemon: keep its range until it is released. */
 static int adopt(struct daemon *d, const struct backend_live *l)
 {
-	struct buffer *b = calloc(1, sizeof(*b));
-	int ret = b ? allocator_reserve(d->alloc, l->offset, l->size) : -ENOMEM;
+	struct core_time now = {now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME)};
 
-	if (ret < 0) {
-		free(b);
-		return ret;
-	}
-	b->id = cookie_id(l->cookie);
-	b->uid = cookie_uid(l->cookie);
-	b->pid = 0; /* its process is unknown: the connection died with the old daemon */
-	b->offset = l->offset;
-	b->size = allocator_round(d->alloc, l->size);
-	b->created_ms = now_ms(CLOCK_REALTIME);
-	strcpy(b->name, "(from an earlier cmabufd)");
-	b->let_go = true;
-	b->class_idx = POLICY_NO_CLASS;
-	b->pool_idx = 0;
-	ledger_insert(&d->ledger, b);
-	policy_charge(d, b);
-	d->ledger.pending_release_bytes += b->size;
-	if (b->id >= d->next_id)
-		d->next_id = b->id + 1;
-	return 0;
+	return core_adopt(&d->core, l->offset, l->size, l->cookie, &now);
 }
 
 static int adopt_survivors(struct daemon *d)
@@ -116,7 +98,7 @@ static int adopt_survivors(struct daemon *d)
 	}
 	log_info("%d buffers (%.1f MiB) are still held from an earlier cmabufd; their ranges "
 		 "return to the pool when their holders close them",
-		 i, (double)d->ledger.pending_release_bytes / 1048576.0);
+		 i, (double)d->core.ledger.pending_release_bytes / 1048576.0);
 	return 0;
 }
 
@@ -171,19 +153,44 @@ static void take_stored_buffers(struct daemon *d)
 			 t.held + t.closed + t.refused, t.held, t.closed, t.refused);
 }
 
+/* The policy file, if there is one: a missing default file means the built-in policy. */
 static int load_policy(struct daemon *d)
 {
 	const struct options *opt = d->opt;
 	char err[512];
-	int ret = policy_init(&d->policy, opt->config_path, !opt->config_explicit, d->be->size, err,
-			      sizeof(err));
+	int ret;
 
+	d->config_path = NULL;
+	if (!opt->config_path)
+		return 0;
+	ret = config_load(opt->config_path, d->be->size, &d->config, err, sizeof(err));
+	if (ret == -ENOENT && !opt->config_explicit)
+		return 0;
 	if (ret < 0) {
 		log_error("%s", err);
 		return ret;
 	}
-	if (!opt->reclaim_deadline_explicit)
-		d->reclaim_deadline_ms = d->policy.cfg.reclaim_deadline_ms;
+	d->config_path = opt->config_path;
+	return 0;
+}
+
+/* The core, once the backend says what the region is. */
+static int init_core(struct daemon *d)
+{
+	struct core_region region = {.base = d->be->base, .size = d->be->size,
+				     .physical = d->be->physical};
+	int ret;
+
+	cmabuf_copy_name(region.backend, sizeof(region.backend), d->be->name);
+	ret = core_init(&d->core, &region, (uint64_t)sysconf(_SC_PAGESIZE), d->be->ops->clear != NULL,
+			d->config_path ? &d->config : NULL, d->config_path, geteuid());
+	if (ret < 0)
+		return ret;
+	d->core_ready = true;
+	d->core.max_buffers_per_client = d->opt->max_buffers_per_client;
+	d->core.reclaim_deadline_ms = d->opt->reclaim_deadline_explicit
+					      ? d->opt->reclaim_deadline_ms
+					      : d->core.policy.cfg.reclaim_deadline_ms;
 	return 0;
 }
 
@@ -228,17 +235,46 @@ static int zero_free_space(struct daemon *d)
 	size_t i;
 	int ret;
 
-	d->zeroing = zeroing_new(d->base, clear_range, daemon_range_zeroed, d);
+	d->zeroing = zeroing_new(d->base, clear_range, service_range_zeroed, d);
 	if (!d->zeroing)
 		return -ENOMEM;
-	ret = allocator_for_each_free(d->alloc, collect_extent, &l);
+	ret = allocator_for_each_free(d->core.alloc, collect_extent, &l);
 	for (i = 0; i < l.n && ret == 0; i++) {
-		ret = allocator_reserve(d->alloc, l.v[i].offset, l.v[i].size);
+		ret = core_take_for_zeroing(&d->core, l.v[i].offset, l.v[i].size);
 		if (ret == 0)
 			ret = zeroing_submit(d->zeroing, l.v[i].offset, l.v[i].size);
 	}
 	free(l.v);
 	return ret;
+}
+
+/*
+ * systemd socket activation: exactly one SEQPACKET socket. Buffers from the
+ * file-descriptor store come in the same LISTEN_FDS; they are not ours here.
+ */
+static int inherited_socket(int *out)
+{
+	int fd = -1, n = passed_fds_others(&fd);
+
+	if (n <= 0)
+		return -ENOENT;
+	if (n > 1 || sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+		log_error("systemd passed %d sockets; expected one listening SOCK_SEQPACKET socket",
+			  n);
+		return -EINVAL;
+	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	*out = fd;
+	return 0;
+}
+
+static int start_serving(struct daemon *d)
+{
+	int fd = -1, ret = inherited_socket(&fd);
+
+	if (ret < 0 && ret != -ENOENT)
+		return ret;
+	return server_start(&d->server, fd);
 }
 
 /* Where clients connect: our own socket, or the one systemd passed us. */
@@ -247,7 +283,8 @@ static const char *listening_path(const struct daemon *d, struct sockaddr_un *sa
 	socklen_t len = sizeof(*sa);
 
 	memset(sa, 0, sizeof(*sa));
-	if (d->socket_bound || getsockname(d->listen_fd, (struct sockaddr *)sa, &len) < 0 ||
+	if (d->server.socket_bound ||
+	    getsockname(d->server.listen_fd, (struct sockaddr *)sa, &len) < 0 ||
 	    !sa->sun_path[0])
 		return d->opt->socket_path;
 	return sa->sun_path;
@@ -263,7 +300,7 @@ static void say_what_survived(const struct daemon *d)
 		log_info("memfd buffers go into systemd's file-descriptor store, so that they "
 			 "survive a daemon crash%s%s",
 			 room ? "; room for " : "", room ? room : "");
-	if (!d->after_crash)
+	if (!d->server.after_crash)
 		return;
 	if (memfd && !fdstore_available())
 		log_warn("an earlier cmabufd did not shut down cleanly; the memfd backend cannot "
@@ -287,10 +324,10 @@ static void announce(const struct daemon *d, const char *why)
 	log_info("backend %s%s: region of %" PRIu64 " MiB at device address 0x%" PRIx64
 		 ", serving on %s%s",
 		 d->be->name, why, d->be->size >> 20, d->be->base, listening_path(d, &sa),
-		 d->socket_bound ? "" : " (from systemd)");
-	if (d->policy.path)
-		log_info("policy from %s: %u pools, %u classes", d->policy.path,
-			 d->policy.cfg.npools, d->policy.cfg.nclasses);
+		 d->server.socket_bound ? "" : " (from systemd)");
+	if (d->config_path)
+		log_info("policy from %s: %u pools, %u classes", d->config_path,
+			 d->core.policy.cfg.npools, d->core.policy.cfg.nclasses);
 	else
 		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
 	say_what_survived(d);
@@ -303,14 +340,13 @@ static int finish_setup(struct daemon *d, const char *why)
 {
 	int efd, ret;
 
-	d->be->on_released = daemon_buffer_released;
+	d->be->on_released = service_buffer_released;
 	d->be->released_ctx = d;
 	ret = load_policy(d);
+	if (ret == 0)
+		ret = init_core(d);
 	if (ret < 0)
 		return ret;
-	d->alloc = allocator_new(d->be->size, (uint64_t)sysconf(_SC_PAGESIZE));
-	if (!d->alloc)
-		return -ENOMEM;
 	efd = d->be->ops->event_fd(d->be);
 	if (efd >= 0) {
 		d->ev_backend =
@@ -328,7 +364,7 @@ static int finish_setup(struct daemon *d, const char *why)
 	if (ret == 0 && d->be->ops->clear)
 		ret = zero_free_space(d);
 	if (ret == 0)
-		ret = server_start(d);
+		ret = start_serving(d);
 	if (ret == 0) /* first: the first log line names the backend */
 		announce(d, why);
 	if (ret == 0) /* before the loop serves anyone */
@@ -394,8 +430,7 @@ void daemon_stop(struct daemon *d)
 {
 	metrics_file_stop(d);
 	notify_stop(d);
-	server_stop(d);
-	daemon_forget_all_buffers(d);
+	server_stop(&d->server);
 	if (d->ev_monitor)
 		event_free(d->ev_monitor);
 	uio_monitor_free(d->monitor);
@@ -404,7 +439,9 @@ void daemon_stop(struct daemon *d)
 		event_free(d->ev_backend);
 	if (d->ev_prepare)
 		event_free(d->ev_prepare);
+	/* The ledger's entries go; buffers still held elsewhere stay with the backend. */
+	if (d->core_ready)
+		core_fini(&d->core);
 	if (d->be)
 		d->be->ops->destroy(d->be);
-	allocator_destroy(d->alloc);
 }

@@ -11,7 +11,33 @@
  * All offsets and sizes are relative to the region and must be multiples of
  * uio_cma_info.page_size. Every struct has fixed-width members and explicit
  * padding; padding and flags must be zero (the stub returns EINVAL otherwise)
- * so that they can be given meaning later without a new ABI version.
+ * so that they can be given meaning later.
+ *
+ * Versions: a stub serves callers built against its ABI version or any
+ * older one, so a caller checks abi_version >= the version it was built
+ * for. ABI 2 added flags (and pad) at the end of uio_cma_revoke,
+ * uio_cma_list and uio_cma_clear; the stub still takes ABI 1's shorter
+ * structs (their ioctl numbers differ only in the size field) and reads
+ * them as flags 0. ABI 2 also made these rules, which ABI 1 callers meet
+ * if they CLEAR before they EXPORT and open the control device O_RDWR:
+ *  - EXPORT refuses (EACCES) a range holding any page not cleared since
+ *    the stub was loaded or since its last owner let it go (release or
+ *    REVOKE): nothing an owner wrote reaches the next one, even from a
+ *    buggy daemon or across a reboot or kexec.
+ *  - EXPORT, REVOKE and CLEAR need the control device open for writing
+ *    (EBADF otherwise); INFO, LIST, read() and poll() do not.
+ *
+ * What the stub cannot promise, by design:
+ *  - Anyone who can open the UIO node (/dev/uioN) can map the whole region,
+ *    every buffer included: give it the same owner and mode as the control
+ *    device, and no wider.
+ *  - REVOKE zaps CPU mappings only. It refuses (EBUSY) a buffer a device is
+ *    attached to or the kernel has vmapped, so any importer that attaches
+ *    (V4L2 dma-contig, DRM PRIME, ...) keeps a buffer until it detaches.
+ *    A VM_PFNMAP mapping pinned without an mmu notifier (VFIO type 1
+ *    passthrough pins the PFNs of a dma-buf mapping a VM's memory came
+ *    from) keeps reaching the range after REVOKE: do not hand revocable
+ *    buffers to such users.
  */
 #ifndef _UAPI_LINUX_UIO_CMA_H
 #define _UAPI_LINUX_UIO_CMA_H
@@ -19,7 +45,7 @@
 #include <linux/ioctl.h>
 #include <linux/types.h>
 
-#define UIO_CMA_ABI_VERSION 1
+#define UIO_CMA_ABI_VERSION 2
 
 /* The UIO device name (/sys/class/uio/uioN/name) of every region. */
 #define UIO_CMA_UIO_NAME "uio_cma"
@@ -32,7 +58,7 @@ struct uio_cma_info {
 	__u64 size;        /* bytes */
 	__u32 abi_version; /* UIO_CMA_ABI_VERSION */
 	__u32 page_size;   /* granule of every offset and size */
-	__u32 live;        /* exports alive right now */
+	__u32 live;        /* live exports, as LIST counts them */
 	__u32 pad;
 };
 
@@ -43,7 +69,14 @@ struct uio_cma_info {
  * /sys/kernel/debug/dma_buf/bufinfo) is set before the fd exists.
  * Errors: EINVAL unaligned, empty, out of range, name not NUL-terminated,
  * flags or pad not zero; EBUSY the range overlaps a live export or a CLEAR
- * in progress; EEXIST the cookie names a live export.
+ * in progress; EEXIST the cookie names a live export; EACCES some page of
+ * the range was not cleared since its last owner (CLEAR it); EBADF the
+ * control device is not open for writing.
+ *
+ * A buffer of 4 GiB or more is mapped for a device as several scatterlist
+ * entries (each under 4 GiB), adjacent in DMA address. Attaching a device
+ * that cannot address the whole buffer (DMA mask, bus limit) fails with
+ * EINVAL.
  */
 struct uio_cma_export {
 	__u64 offset;
@@ -61,12 +94,18 @@ struct uio_cma_export {
  * fail. The range is free at once: a RELEASED event with
  * UIO_CMA_EVENT_REVOKED is queued and the export leaves LIST; the dma-buf
  * itself lives on, empty, until its holders close it (no second event).
- * Errors: ENOENT no live export has that cookie; EBUSY a device is attached
- * or a kernel mapping (vmap) exists -- that memory can be reached without
- * the CPU page tables, so it cannot be taken back.
+ * A kernel vmap made after REVOKE (vb2-vmalloc importers vmap without
+ * attaching) gets a private zeroed page, repeated, never the range.
+ * Errors: ENOENT no live export has that cookie (or its last holder is
+ * closing it: the RELEASED event follows); EBUSY a device is attached or a
+ * kernel mapping (vmap) exists -- that memory can be reached without the
+ * CPU page tables, so it cannot be taken back; ENOMEM; EBADF not open for
+ * writing; EINVAL flags or pad not zero. See the limits at the top.
  */
 struct uio_cma_revoke {
 	__u64 cookie;
+	__u32 flags; /* none defined: 0 (ABI 2) */
+	__u32 pad;
 };
 
 struct uio_cma_list_entry {
@@ -85,17 +124,22 @@ struct uio_cma_list {
 	__u64 entries; /* user pointer to struct uio_cma_list_entry[capacity] */
 	__u32 capacity;
 	__u32 count; /* out */
+	__u32 flags; /* none defined: 0 (ABI 2) */
+	__u32 pad;
 };
 
 /*
  * UIO_CMA_IOC_CLEAR: zero [offset, offset + size) through the kernel's
- * write-combined mapping. EBUSY if the range overlaps a live export or
- * another CLEAR; EINTR if a fatal signal arrived (the range is then only
- * partly zeroed).
+ * write-combined mapping, and mark it clean for EXPORT. EBUSY if the range
+ * overlaps a live export or another CLEAR; EINTR if a fatal signal arrived
+ * (the range is then only partly zeroed, and only that part is clean);
+ * EBADF not open for writing; EINVAL flags or pad not zero.
  */
 struct uio_cma_clear {
 	__u64 offset;
 	__u64 size;
+	__u32 flags; /* none defined: 0 (ABI 2) */
+	__u32 pad;
 };
 
 /*

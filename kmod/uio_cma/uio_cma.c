@@ -17,12 +17,13 @@
  * maintenance anywhere. The region may have no struct page, so DMA mappings
  * come from dma_map_resource() and user mappings from inserted PFNs.
  *
- * checkpatch (--no-tree -f, from linux 6.1) is clean except for the three
- * LINUX_VERSION_CODE tests at the top and bottom ("should be avoided",
- * "constant on the right"): this module is built out of tree, with DKMS,
- * against whatever kernel a board or distribution runs, so the API changes
- * since 6.1 (vm_flags_set, void platform remove, the quoted namespace of
- * MODULE_IMPORT_NS) are bridged here rather than in a merge.
+ * checkpatch (--no-tree -f, from linux 6.1) is clean except for the four
+ * LINUX_VERSION_CODE tests ("should be avoided", "constant on the right"):
+ * this module is built out of tree, with DKMS, against whatever kernel a
+ * board or distribution runs (Debian 12: 6.1 and 6.12), so the API changes
+ * since 6.1 (vm_flags_set, get_file_active, void platform remove, the
+ * quoted namespace of MODULE_IMPORT_NS) are bridged here rather than in a
+ * merge.
  */
 
 #include <linux/dma-buf.h>
@@ -46,12 +47,19 @@
 #include <linux/uaccess.h>
 #include <linux/uio_driver.h>
 #include <linux/version.h>
+#include <linux/vmalloc.h>
 #include <linux/wait.h>
+
+#ifdef CONFIG_X86
+#include <asm/e820/api.h>
+#endif
 
 #include "uio_cma.h"
 
 #define DRV_NAME "uio_cma"
 #define CLEAR_CHUNK SZ_1M
+/* The largest sg entry (sg_dma_len is an unsigned int), page aligned. */
+#define SG_CHUNK ((u64)SZ_2G)
 
 static unsigned long long base;
 module_param(base, ullong, 0444);
@@ -61,18 +69,18 @@ module_param(size, ullong, 0444);
 MODULE_PARM_DESC(size, "Size in bytes of that region");
 
 struct uio_cma_region {
-	struct device *dev;
 	phys_addr_t base;
 	resource_size_t size;
 	void *vaddr; /* memremap(MEMREMAP_WC) of the whole region */
 	int id;
-	char name[16]; /* control device name, uio_cmaN */
+	char name[sizeof(DRV_NAME) + 10]; /* uio_cmaN: any int fits */
 	struct miscdevice misc;
 	struct uio_info uio;
 
 	struct mutex lock; /* everything below */
 	struct list_head exports; /* live, in address order */
-	unsigned int live;
+	unsigned int live; /* published exports, what LIST counts */
+	unsigned long *dirty; /* a page not cleared since boot or its last owner */
 	struct list_head events; /* struct uio_cma_event_node */
 	wait_queue_head_t wait;
 	bool opened;
@@ -93,6 +101,8 @@ struct uio_cma_buf {
 
 	struct rw_semaphore lock; /* revoked vs. faults, attach, vmap */
 	bool revoked;
+	void *scratch; /* what vmap gives once revoked: one page, repeated */
+	struct page *scratch_page;
 	bool live;    /* still owns its range (region->lock) */
 	bool published; /* an fd was handed out (region->lock) */
 	unsigned int attached;
@@ -129,7 +139,19 @@ static int check_range(struct uio_cma_region *r, u64 offset, u64 len)
 	return 0;
 }
 
-/* Caller holds r->lock and owns e->release_ev, which this consumes. */
+static bool range_dirty(struct uio_cma_region *r, u64 offset, u64 len)
+{
+	unsigned long first = offset >> PAGE_SHIFT;
+	unsigned long end = first + (len >> PAGE_SHIFT);
+
+	return find_next_bit(r->dirty, end, first) < end;
+}
+
+/*
+ * Caller holds r->lock and owns e->release_ev, which this consumes. A range
+ * whose fd was handed out may hold its owner's data: it is dirty until the
+ * next CLEAR.
+ */
 static void queue_release(struct uio_cma_region *r, struct uio_cma_buf *e,
 			  u32 flags)
 {
@@ -138,7 +160,11 @@ static void queue_release(struct uio_cma_region *r, struct uio_cma_buf *e,
 	e->release_ev = NULL;
 	list_del(&e->node);
 	e->live = false;
-	r->live--;
+	if (e->published) {
+		r->live--;
+		bitmap_set(r->dirty, e->offset >> PAGE_SHIFT,
+			   e->size >> PAGE_SHIFT);
+	}
 	if (!e->published || !r->opened) {
 		kfree(n);
 		return;
@@ -164,12 +190,32 @@ static void flush_events(struct uio_cma_region *r)
 
 /* ---- dma-buf exporter ---- */
 
+/*
+ * Without an IOMMU the device sees the bus address, which its mask must
+ * cover: dma-buf.h asks a carve-out exporter to refuse the attach, and
+ * dma_direct_map_resource() would WARN at map time.
+ */
+static bool uio_cma_reachable(struct device *dev, struct uio_cma_buf *e)
+{
+	phys_addr_t last = e->region->base + e->offset + e->size - 1;
+
+	/* What dma_direct_map_resource() checks: the bus address is @last. */
+	if (device_iommu_mapped(dev))
+		return true;
+	return last <= min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
+}
+
 static int uio_cma_attach(struct dma_buf *dmabuf,
 			  struct dma_buf_attachment *attach)
 {
 	struct uio_cma_buf *e = dmabuf->priv;
 	int ret = 0;
 
+	if (!uio_cma_reachable(attach->dev, e)) {
+		dev_dbg(attach->dev, "cannot reach uio_cma buffer at %#llx+%#llx\n",
+			e->region->base + e->offset, e->size);
+		return -EINVAL;
+	}
 	down_write(&e->lock);
 	if (e->revoked)
 		ret = -ENODEV;
@@ -190,22 +236,27 @@ static void uio_cma_detach(struct dma_buf *dmabuf,
 }
 
 /*
- * One contiguous entry, DMA side only: the region may have no struct page,
- * so sg_page() is NULL and sg->length 0, which importers must not use.
+ * One contiguous DMA range, DMA side only: the region may have no struct
+ * page, so sg_page() is NULL and sg->length 0, which importers must not use.
+ * sg_dma_len() is an unsigned int: a buffer of 4 GiB or more takes several
+ * entries, adjacent in DMA address.
  */
 static struct sg_table *uio_cma_map(struct dma_buf_attachment *attach,
 				    enum dma_data_direction dir)
 {
 	struct uio_cma_buf *e = attach->dmabuf->priv;
 	phys_addr_t phys = e->region->base + e->offset;
+	struct scatterlist *sg;
 	struct sg_table *sgt;
 	dma_addr_t addr;
-	int ret;
+	u64 done = 0;
+	int ret, i;
 
 	sgt = kzalloc(sizeof(*sgt), GFP_KERNEL);
 	if (!sgt)
 		return ERR_PTR(-ENOMEM);
-	ret = sg_alloc_table(sgt, 1, GFP_KERNEL);
+	ret = sg_alloc_table(sgt, DIV_ROUND_UP_ULL(e->size, SG_CHUNK),
+			     GFP_KERNEL);
 	if (ret)
 		goto free_sgt;
 
@@ -215,8 +266,13 @@ static struct sg_table *uio_cma_map(struct dma_buf_attachment *attach,
 		ret = -EIO;
 		goto free_table;
 	}
-	sg_dma_address(sgt->sgl) = addr;
-	sg_dma_len(sgt->sgl) = e->size;
+	for_each_sgtable_sg(sgt, sg, i) {
+		unsigned int len = min(e->size - done, SG_CHUNK);
+
+		sg_dma_address(sg) = addr + done;
+		sg_dma_len(sg) = len;
+		done += len;
+	}
 	return sgt;
 
 free_table:
@@ -248,6 +304,10 @@ static void uio_cma_release(struct dma_buf *dmabuf)
 		queue_release(r, e, 0);
 	mutex_unlock(&r->lock);
 	kfree(e->release_ev); /* still ours if revoked or never live */
+	if (e->scratch) {
+		vunmap(e->scratch);
+		__free_page(e->scratch_page);
+	}
 	kfree(e);
 }
 
@@ -266,24 +326,38 @@ static int uio_cma_end_cpu_access(struct dma_buf *dmabuf,
 	return 0;
 }
 
+/*
+ * The first fault fills the whole mapping: a frame is read or written
+ * whole, and one fault per page (2,048 for an 8 MiB frame) is pure cost.
+ * The PTEs take vma->vm_page_prot, write-combined since mmap.
+ */
 static vm_fault_t uio_cma_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	struct uio_cma_buf *e = vma->vm_private_data;
-	unsigned long pfn;
-	vm_fault_t ret;
+	unsigned long pages = e->size >> PAGE_SHIFT;
+	unsigned long pfn, addr, pgoff;
+	vm_fault_t ret = VM_FAULT_SIGBUS;
 
-	if (vmf->pgoff >= e->size >> PAGE_SHIFT)
+	if (vmf->pgoff >= pages)
 		return VM_FAULT_SIGBUS;
 
 	down_read(&e->lock);
-	if (e->revoked) {
-		up_read(&e->lock);
-		return VM_FAULT_SIGBUS;
+	if (e->revoked)
+		goto unlock;
+	pfn = PHYS_PFN(e->region->base + e->offset);
+	ret = vmf_insert_pfn(vma, vmf->address, pfn + vmf->pgoff);
+	if (ret != VM_FAULT_NOPAGE)
+		goto unlock;
+	/* The rest is a courtesy: a page that fails here faults on its own. */
+	for (addr = vma->vm_start, pgoff = vma->vm_pgoff;
+	     addr < vma->vm_end && pgoff < pages;
+	     addr += PAGE_SIZE, pgoff++) {
+		if (addr != (vmf->address & PAGE_MASK) &&
+		    vmf_insert_pfn(vma, addr, pfn + pgoff) != VM_FAULT_NOPAGE)
+			break;
 	}
-	pfn = PHYS_PFN(e->region->base + e->offset) + vmf->pgoff;
-	ret = vmf_insert_pfn_prot(vma, vmf->address, pfn,
-				  pgprot_writecombine(vma->vm_page_prot));
+unlock:
 	up_read(&e->lock);
 	return ret;
 }
@@ -297,33 +371,42 @@ static int uio_cma_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
 	struct uio_cma_buf *e = dmabuf->priv;
 
 	/* A private COW copy of a PFN map makes no sense for a shared buffer. */
-	if (!(vma->vm_flags & VM_SHARED))
+	if (!(vma->vm_flags & (VM_SHARED | VM_MAYSHARE)))
 		return -EINVAL;
 	if (READ_ONCE(e->revoked))
 		return -ENODEV;
 
 	uio_cma_set_vm_flags(vma, VM_PFNMAP | VM_IO | VM_DONTEXPAND |
 			     VM_DONTDUMP);
-	vma->vm_page_prot = pgprot_writecombine(vm_get_page_prot(vma->vm_flags));
+	/*
+	 * The kernel's WC mapping and the devices see the memory unencrypted
+	 * (AMD SME): so must user space, as drm_gem_mmap_obj() does.
+	 */
+	vma->vm_page_prot = pgprot_decrypted(pgprot_writecombine(
+				vm_get_page_prot(vma->vm_flags)));
 	vma->vm_ops = &uio_cma_vm_ops;
 	vma->vm_private_data = e;
 	return 0;
 }
 
+/*
+ * Never fails: the 6.1 core WARNs on a vmap error, and a vb2-vmalloc
+ * importer (uvcvideo, vivid allocators=0) vmaps without attaching. A revoked
+ * buffer maps the scratch page REVOKE prepared, which nobody else sees.
+ */
 static int uio_cma_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct uio_cma_buf *e = dmabuf->priv;
-	int ret = 0;
 
 	down_write(&e->lock);
 	if (e->revoked) {
-		ret = -ENODEV;
+		iosys_map_set_vaddr(map, e->scratch);
 	} else {
 		e->vmapped++;
 		iosys_map_set_vaddr(map, e->region->vaddr + e->offset);
 	}
 	up_write(&e->lock);
-	return ret;
+	return 0;
 }
 
 static void uio_cma_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
@@ -331,7 +414,8 @@ static void uio_cma_vunmap(struct dma_buf *dmabuf, struct iosys_map *map)
 	struct uio_cma_buf *e = dmabuf->priv;
 
 	down_write(&e->lock);
-	e->vmapped--;
+	if (map->vaddr != e->scratch)
+		e->vmapped--;
 	up_write(&e->lock);
 }
 
@@ -361,8 +445,9 @@ static struct uio_cma_buf *find_cookie(struct uio_cma_region *r, u64 cookie)
 }
 
 /*
- * Claims the range for @e under r->lock; the exports list stays in address
- * order so that LIST is sorted and the overlap check can stop early.
+ * Claims the range for @e under r->lock. The exports list stays in address
+ * order so that LIST is sorted; the walk goes to the end all the same, as
+ * cookies must be unique across the whole list.
  */
 static int claim_range(struct uio_cma_region *r, struct uio_cma_buf *e)
 {
@@ -372,6 +457,8 @@ static int claim_range(struct uio_cma_region *r, struct uio_cma_buf *e)
 	if (r->clear_end && ranges_overlap(e->offset, e->size, r->clear_start,
 					   r->clear_end - r->clear_start))
 		return -EBUSY;
+	if (range_dirty(r, e->offset, e->size))
+		return -EACCES;
 	list_for_each_entry(o, &r->exports, node) {
 		if (o->cookie == e->cookie)
 			return -EEXIST;
@@ -382,7 +469,6 @@ static int claim_range(struct uio_cma_region *r, struct uio_cma_buf *e)
 	}
 	list_add_tail(&e->node, pos);
 	e->live = true;
-	r->live++;
 	return 0;
 }
 
@@ -449,11 +535,13 @@ static long ioctl_export(struct uio_cma_region *r, void __user *argp)
 	 */
 	mutex_lock(&r->lock);
 	e->published = true;
+	r->live++;
 	mutex_unlock(&r->lock);
 	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
 	if (fd < 0) {
 		mutex_lock(&r->lock);
 		e->published = false;
+		r->live--;
 		mutex_unlock(&r->lock);
 		dma_buf_put(dmabuf); /* release() unclaims, with no event */
 	}
@@ -462,7 +550,6 @@ static long ioctl_export(struct uio_cma_region *r, void __user *argp)
 unclaim:
 	mutex_lock(&r->lock);
 	list_del(&e->node);
-	r->live--;
 	mutex_unlock(&r->lock);
 free_export:
 	kfree(name);
@@ -471,47 +558,101 @@ free_export:
 	return ret;
 }
 
-static long ioctl_revoke(struct uio_cma_region *r, void __user *argp)
+/* A zeroed page mapped over the whole buffer: what vmap gives once revoked. */
+static int prepare_scratch(struct uio_cma_buf *e)
 {
-	struct uio_cma_revoke arg;
-	struct uio_cma_buf *e;
-	int ret = 0;
+	unsigned long i, n = e->size >> PAGE_SHIFT;
+	struct page **pages;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
+	e->scratch_page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!e->scratch_page)
+		return -ENOMEM;
+	pages = kvmalloc_array(n, sizeof(*pages), GFP_KERNEL);
+	if (pages) {
+		for (i = 0; i < n; i++)
+			pages[i] = e->scratch_page;
+		e->scratch = vmap(pages, n, VM_MAP, PAGE_KERNEL);
+		kvfree(pages);
+	}
+	if (!e->scratch) {
+		__free_page(e->scratch_page);
+		e->scratch_page = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/*
+ * A reference to the dma-buf's file, or NULL if its last one is being
+ * dropped: the final fput() frees the inode before release() runs and
+ * waits for r->lock, so the mapping must not be touched without one.
+ */
+static struct file *pin_file(struct uio_cma_buf *e)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+	return get_file_active(&e->dmabuf->file);
+#else
+	struct file *file = e->dmabuf->file;
+
+	return get_file_rcu(file) ? file : NULL;
+#endif
+}
+
+static long ioctl_revoke(struct uio_cma_region *r, void __user *argp,
+			 unsigned int usize)
+{
+	struct uio_cma_revoke arg = {};
+	struct file *file = NULL;
+	struct uio_cma_buf *e;
+	int ret;
+
+	if (copy_from_user(&arg, argp, usize))
 		return -EFAULT;
+	if (arg.flags || arg.pad)
+		return -EINVAL;
 
 	mutex_lock(&r->lock);
 	e = find_cookie(r, arg.cookie);
-	if (!e || !e->published) {
+	if (e && e->published)
+		file = pin_file(e);
+	if (!file) {
 		ret = -ENOENT;
 		goto unlock;
 	}
 	down_write(&e->lock);
 	if (e->attached || e->vmapped) {
-		up_write(&e->lock);
 		ret = -EBUSY;
-		goto unlock;
+		goto unlock_buf;
 	}
-	e->revoked = true;
+	ret = prepare_scratch(e);
+	if (ret)
+		goto unlock_buf;
+	WRITE_ONCE(e->revoked, true);
 	/* Faults now fail; remove what earlier faults inserted. */
-	unmap_mapping_range(e->dmabuf->file->f_mapping, 0, 0, 1);
-	up_write(&e->lock);
+	unmap_mapping_range(file->f_mapping, 0, 0, 1);
 	queue_release(r, e, UIO_CMA_EVENT_REVOKED);
+unlock_buf:
+	up_write(&e->lock);
 unlock:
 	mutex_unlock(&r->lock);
+	if (file)
+		fput(file); /* may be the last: release() takes r->lock */
 	return ret;
 }
 
-static long ioctl_list(struct uio_cma_region *r, void __user *argp)
+static long ioctl_list(struct uio_cma_region *r, void __user *argp,
+		       unsigned int usize)
 {
 	struct uio_cma_list_entry *out = NULL;
+	struct uio_cma_list arg = {};
 	struct uio_cma_buf *e;
-	struct uio_cma_list arg;
 	u32 n = 0, cap;
 	long ret;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
+	if (copy_from_user(&arg, argp, usize))
 		return -EFAULT;
+	if (arg.flags || arg.pad)
+		return -EINVAL;
 	mutex_lock(&r->lock);
 	cap = min_t(u32, arg.capacity, r->live);
 	if (cap) {
@@ -535,7 +676,7 @@ static long ioctl_list(struct uio_cma_region *r, void __user *argp)
 
 	ret = n;
 	arg.count = n;
-	if (copy_to_user(argp, &arg, sizeof(arg)))
+	if (copy_to_user(argp, &arg, usize))
 		ret = -EFAULT;
 	else if (cap && copy_to_user(u64_to_user_ptr(arg.entries), out,
 				     (size_t)min(cap, n) * sizeof(*out)))
@@ -544,15 +685,18 @@ static long ioctl_list(struct uio_cma_region *r, void __user *argp)
 	return ret;
 }
 
-static long ioctl_clear(struct uio_cma_region *r, void __user *argp)
+static long ioctl_clear(struct uio_cma_region *r, void __user *argp,
+			unsigned int usize)
 {
+	struct uio_cma_clear arg = {};
 	struct uio_cma_buf *e;
-	struct uio_cma_clear arg;
 	u64 done;
 	int ret;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
+	if (copy_from_user(&arg, argp, usize))
 		return -EFAULT;
+	if (arg.flags || arg.pad)
+		return -EINVAL;
 	ret = check_range(r, arg.offset, arg.size);
 	if (ret)
 		return ret;
@@ -572,7 +716,7 @@ static long ioctl_clear(struct uio_cma_region *r, void __user *argp)
 	if (ret)
 		return ret;
 
-	for (done = 0; done < arg.size; done += CLEAR_CHUNK) {
+	for (done = 0; done < arg.size;) {
 		size_t len = min_t(u64, CLEAR_CHUNK, arg.size - done);
 
 		if (fatal_signal_pending(current)) {
@@ -580,21 +724,58 @@ static long ioctl_clear(struct uio_cma_region *r, void __user *argp)
 			break;
 		}
 		memset(r->vaddr + arg.offset + done, 0, len);
+		done += len;
 		cond_resched();
 	}
 	wmb(); /* drain write-combining buffers before the range is handed out */
 
 	mutex_lock(&r->lock);
+	bitmap_clear(r->dirty, arg.offset >> PAGE_SHIFT, done >> PAGE_SHIFT);
 	r->clear_start = 0;
 	r->clear_end = 0;
 	mutex_unlock(&r->lock);
 	return ret;
 }
 
-static long uio_cma_ioctl(struct file *file, unsigned int cmd,
+/*
+ * ABI 1's REVOKE, LIST and CLEAR structs lacked the flags and pad at their
+ * end: a command is matched by number and direction, and a struct from
+ * ABI 1's size up to ours is taken, the missing tail reading as zero.
+ */
+static const struct uio_cma_cmd {
+	unsigned int cmd;
+	unsigned int min_size;
+	bool write; /* changes state: the fd must be open for writing */
+} uio_cma_cmds[] = {
+	{ UIO_CMA_IOC_INFO, sizeof(struct uio_cma_info), false },
+	{ UIO_CMA_IOC_EXPORT, sizeof(struct uio_cma_export), true },
+	{ UIO_CMA_IOC_REVOKE, 8, true },
+	{ UIO_CMA_IOC_LIST, 16, false },
+	{ UIO_CMA_IOC_CLEAR, 16, true },
+};
+
+static const struct uio_cma_cmd *find_cmd(unsigned int ucmd)
+{
+	const struct uio_cma_cmd *c;
+	unsigned int usize = _IOC_SIZE(ucmd);
+
+	for (c = uio_cma_cmds; c < uio_cma_cmds + ARRAY_SIZE(uio_cma_cmds);
+	     c++) {
+		if (_IOC_TYPE(ucmd) == _IOC_TYPE(c->cmd) &&
+		    _IOC_NR(ucmd) == _IOC_NR(c->cmd) &&
+		    _IOC_DIR(ucmd) == _IOC_DIR(c->cmd) &&
+		    usize >= c->min_size && usize <= _IOC_SIZE(c->cmd))
+			return c;
+	}
+	return NULL;
+}
+
+static long uio_cma_ioctl(struct file *file, unsigned int ucmd,
 			  unsigned long arg)
 {
 	struct uio_cma_region *r = file->private_data;
+	const struct uio_cma_cmd *c = find_cmd(ucmd);
+	unsigned int usize = _IOC_SIZE(ucmd);
 	void __user *argp = (void __user *)arg;
 	struct uio_cma_info info = {
 		.base = r->base,
@@ -603,7 +784,11 @@ static long uio_cma_ioctl(struct file *file, unsigned int cmd,
 		.page_size = PAGE_SIZE,
 	};
 
-	switch (cmd) {
+	if (!c)
+		return -ENOTTY;
+	if (c->write && !(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	switch (c->cmd) {
 	case UIO_CMA_IOC_INFO:
 		mutex_lock(&r->lock);
 		info.live = r->live;
@@ -612,25 +797,32 @@ static long uio_cma_ioctl(struct file *file, unsigned int cmd,
 	case UIO_CMA_IOC_EXPORT:
 		return ioctl_export(r, argp);
 	case UIO_CMA_IOC_REVOKE:
-		return ioctl_revoke(r, argp);
+		return ioctl_revoke(r, argp, usize);
 	case UIO_CMA_IOC_LIST:
-		return ioctl_list(r, argp);
+		return ioctl_list(r, argp, usize);
 	case UIO_CMA_IOC_CLEAR:
-		return ioctl_clear(r, argp);
+		return ioctl_clear(r, argp, usize);
 	default:
 		return -ENOTTY;
 	}
 }
 
+/*
+ * Events are taken off the queue under the lock and copied without it: a
+ * copy can fault and sleep, and release() must not wait behind it. What
+ * could not be copied goes back to the head of the queue.
+ */
 static ssize_t uio_cma_read(struct file *file, char __user *buf, size_t count,
 			    loff_t *ppos)
 {
 	struct uio_cma_region *r = file->private_data;
-	struct uio_cma_event_node *n;
+	struct uio_cma_event_node *n, *tmp;
+	size_t want = count / sizeof(n->ev);
+	LIST_HEAD(batch);
 	ssize_t done = 0;
 	int ret;
 
-	if (count < sizeof(n->ev))
+	if (!want)
 		return -EINVAL;
 
 	mutex_lock(&r->lock);
@@ -644,20 +836,26 @@ static ssize_t uio_cma_read(struct file *file, char __user *buf, size_t count,
 			return ret;
 		mutex_lock(&r->lock);
 	}
-	while (count - done >= sizeof(n->ev) && !list_empty(&r->events)) {
-		n = list_first_entry(&r->events, struct uio_cma_event_node,
-				     node);
-		if (copy_to_user(buf + done, &n->ev, sizeof(n->ev))) {
-			if (!done)
-				done = -EFAULT;
+	list_for_each_entry_safe(n, tmp, &r->events, node) {
+		if (!want--)
 			break;
-		}
+		list_move_tail(&n->node, &batch);
+	}
+	mutex_unlock(&r->lock);
+
+	list_for_each_entry_safe(n, tmp, &batch, node) {
+		if (copy_to_user(buf + done, &n->ev, sizeof(n->ev)))
+			break;
 		list_del(&n->node);
 		kfree(n);
 		done += sizeof(n->ev);
 	}
-	mutex_unlock(&r->lock);
-	return done;
+	if (!list_empty(&batch)) {
+		mutex_lock(&r->lock);
+		list_splice(&batch, &r->events);
+		mutex_unlock(&r->lock);
+	}
+	return done ? done : -EFAULT;
 }
 
 static __poll_t uio_cma_poll(struct file *file, poll_table *wait)
@@ -711,7 +909,7 @@ static const struct file_operations uio_cma_fops = {
 	.poll = uio_cma_poll,
 	.unlocked_ioctl = uio_cma_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
-	.llseek = no_llseek,
+	/* nonseekable_open() makes lseek fail; no_llseek is gone in 6.12. */
 };
 
 /* ---- regions ---- */
@@ -751,6 +949,37 @@ static int uio_cma_find_region(struct device *dev, phys_addr_t *pbase,
 	return 0;
 }
 
+static int one_resource(struct resource *res, void *arg)
+{
+	struct resource *want = arg;
+
+	/* The walk clips each resource to the range: whole means it held all. */
+	if (res->start == want->start && res->end == want->end)
+		return 1;
+	return 0;
+}
+
+/*
+ * memmap=SIZE$BASE turns RAM into one Reserved resource. The whole range
+ * must lie in one such resource (not across a hole or two neighbours), and
+ * must have been RAM to the firmware: a firmware Reserved area (ACPI, BIOS)
+ * is not ours to hand out.
+ */
+static bool is_memmap_carveout(phys_addr_t b, resource_size_t s)
+{
+	struct resource want = DEFINE_RES_MEM(b, s);
+
+	if (walk_iomem_res_desc(IORES_DESC_RESERVED, IORESOURCE_MEM, b,
+				b + s - 1, &want, one_resource) != 1)
+		return false;
+#ifdef CONFIG_X86
+	if (e820__mapped_raw_any(b, b + s, E820_TYPE_RESERVED) ||
+	    !e820__mapped_raw_any(b, b + s, E820_TYPE_RAM))
+		return false;
+#endif
+	return true;
+}
+
 static int uio_cma_check_region(struct device *dev, phys_addr_t b,
 				resource_size_t s)
 {
@@ -766,9 +995,8 @@ static int uio_cma_check_region(struct device *dev, phys_addr_t b,
 		return -EINVAL;
 	}
 	if (!dev->of_node && IS_ENABLED(CONFIG_X86) &&
-	    region_intersects(b, s, IORESOURCE_MEM, IORES_DESC_RESERVED) !=
-	    REGION_INTERSECTS) {
-		dev_err(dev, "region %pa+%pa is not wholly reserved memory (see /proc/iomem): boot with memmap=SIZE$BASE\n",
+	    !is_memmap_carveout(b, s)) {
+		dev_err(dev, "region %pa+%pa is not within one memmap=SIZE$BASE carve-out of RAM (see /proc/iomem, /sys/firmware/memmap)\n",
 			&b, &s);
 		return -EINVAL;
 	}
@@ -784,7 +1012,6 @@ static int uio_cma_probe(struct platform_device *pdev)
 	r = devm_kzalloc(dev, sizeof(*r), GFP_KERNEL);
 	if (!r)
 		return -ENOMEM;
-	r->dev = dev;
 	mutex_init(&r->lock);
 	INIT_LIST_HEAD(&r->exports);
 	INIT_LIST_HEAD(&r->events);
@@ -808,6 +1035,11 @@ static int uio_cma_probe(struct platform_device *pdev)
 			&r->base, &r->size);
 		return PTR_ERR(r->vaddr);
 	}
+	/* Whatever the region holds from before (boot, kexec) is nobody's. */
+	r->dirty = devm_bitmap_zalloc(dev, r->size >> PAGE_SHIFT, GFP_KERNEL);
+	if (!r->dirty)
+		return -ENOMEM;
+	bitmap_fill(r->dirty, r->size >> PAGE_SHIFT);
 
 	r->id = ida_alloc(&uio_cma_ida, GFP_KERNEL);
 	if (r->id < 0)
@@ -876,14 +1108,27 @@ static const struct of_device_id uio_cma_of_match[] = {
 };
 MODULE_DEVICE_TABLE(of, uio_cma_of_match);
 
+static int uio_cma_param_err; /* why the base=/size= region failed probe */
+
+static int uio_cma_probe_one(struct platform_device *pdev)
+{
+	int ret = uio_cma_probe(pdev);
+
+	if (!pdev->dev.of_node)
+		uio_cma_param_err = ret;
+	return ret;
+}
+
 static struct platform_driver uio_cma_driver = {
-	.probe = uio_cma_probe,
+	.probe = uio_cma_probe_one,
 	.remove = uio_cma_remove,
 	.driver = {
 		.name = DRV_NAME,
 		.of_match_table = uio_cma_of_match,
 		/* Unbinding under live exports would pull the region away. */
 		.suppress_bind_attrs = true,
+		/* init reports the probe's error (async_probe=1 would hide it). */
+		.probe_type = PROBE_FORCE_SYNCHRONOUS,
 	},
 };
 
@@ -906,7 +1151,7 @@ static int __init uio_cma_init(void)
 		goto unregister_driver;
 	}
 	if (!platform_get_drvdata(pdev)) {
-		ret = -EINVAL; /* probe said why */
+		ret = uio_cma_param_err ?: -ENODEV; /* probe said why */
 		goto unregister_device;
 	}
 	uio_cma_param_dev = pdev;

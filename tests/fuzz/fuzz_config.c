@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The policy file parser (daemon/policy_config.c over inih) on arbitrary text.
+ * The policy file parser (daemon/core/policy_config.c over inih) on arbitrary text.
  * The file is root's, but a reload must never take the daemon down, and the
  * parser promises more than not crashing: *out untouched and a located reason
  * on failure, and a result that the rest of the daemon may trust on success

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +47,14 @@ static void exec_daemon(const struct test_daemon *td, const char *const *extra)
 	 * would keep files open the test expects closed.
 	 */
 	close_range(3, ~0u, 0);
+	/*
+	 * A failed assertion can leave a test's daemon in a local nobody stops: it
+	 * must not outlive the test, or it holds the test's stdout and meson waits
+	 * for a timeout instead of reporting the failure at once.
+	 */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(126);
 	execvp(argv[0], (char *const *)argv);
 	fprintf(stderr, "harness: cannot run %s: %s (set $CMABUFD)\n", argv[0], strerror(errno));
 	_exit(127);

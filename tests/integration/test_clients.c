@@ -260,7 +260,7 @@ static void enomem_says_why(void **state)
 	assert_ptr_equal(out, (void *)0x1); /* untouched on failure */
 	assert_non_null(strstr(cmabuf_last_error(cb), "requested 8388608 bytes"));
 	assert_non_null(strstr(cmabuf_last_error(cb), "largest free extent 4.0 MiB"));
-	assert_non_null(strstr(cmabuf_last_error(cb), "free 4.0 MiB in 1 extents"));
+	assert_non_null(strstr(cmabuf_last_error(cb), "free 4.0 MiB in 1 extent,"));
 	/* The connection is still good: a fitting request succeeds. */
 	d.size = 4u << 20;
 	assert_int_equal(cmabuf_alloc(cb, &d, &out), 0);
@@ -315,7 +315,7 @@ static void a_kind_asked_for_again_gets_new_zeroed_memory(void **state)
 		for (j = 0; j < i; j++)
 			assert_true(seen[j] != st.st_ino);
 		seen[i] = st.st_ino;
-		for (k = 0; k < NV12_1080P; k += 4096)
+		for (k = 0; k < NV12_1080P; k++) /* every byte: a page is not zero by its first */
 			if (p[k] != 0)
 				fail_msg("buffer %d: byte %llu is %u, not zero", i,
 					 (unsigned long long)k, p[k]);
@@ -504,12 +504,12 @@ static void socket_permissions_decide_who_connects(void **state)
 static void cannot_free_another_clients_buffer(void **state)
 {
 	struct test_daemon *td = *state;
-	struct cmabuf *owner = connect_or_fail(td), *thief = connect_or_fail(td);
+	struct cmabuf *owner = connect_or_fail(td);
 	struct cmabuf_buffer *b = alloc_named(owner, 4096, 0, "mine");
 	struct cmabuf_msg_status_reply st;
 	int fd = cmabuf_buffer_fd(b);
 
-	/* Forge a handle by freeing through a raw request on the thief's connection. */
+	/* Another connection frees and pins the owner's buffer by its id, with raw requests. */
 	{
 		struct cmabuf_conn c;
 		struct cmabuf_msg_free f = {.id = cmabuf_buffer_id(b)};
@@ -533,7 +533,6 @@ static void cannot_free_another_clients_buffer(void **state)
 	assert_int_equal(st.buffers, 1);
 	assert_true(fd >= 0);
 	assert_int_equal(cmabuf_free(b), 0);
-	cmabuf_disconnect(thief);
 	cmabuf_disconnect(owner);
 }
 
@@ -544,23 +543,23 @@ static void disconnect_with_live_buffers_keeps_handles_usable(void **state)
 	struct cmabuf_buffer *b = alloc_named(cb, 65536, 0, "orphan");
 	struct cmabuf_msg_status_reply st;
 	void *p = cmabuf_map(b);
+	int i;
 
 	assert_non_null(p);
 	cmabuf_disconnect(cb); /* the daemon reclaims; our mapping stays valid memory */
 	pattern_fill(p, 65536, 5);
 	assert_int_equal(pattern_check(p, 65536, 5), 0);
 	assert_int_equal(test_daemon_status(td, &st), 0);
-	if (strcmp(st.backend, "uio") == 0) {
-		int i;
-
-		/* A real dma-buf we still hold: pending release, never reused. */
-		for (i = 0; i < 250 && st.pending_release == 0; i++) {
-			usleep(20000);
-			assert_int_equal(test_daemon_status(td, &st), 0);
-		}
-		assert_int_equal(st.buffers, 1);
-		assert_int_equal(st.pending_release, 65536);
+	/*
+	 * A buffer we still hold: pending release, never reused — a real dma-buf on
+	 * uio, and on memfd too, which asks the kernel whether anyone holds the file.
+	 */
+	for (i = 0; i < 250 && st.pending_release == 0; i++) {
+		usleep(20000);
+		assert_int_equal(test_daemon_status(td, &st), 0);
 	}
+	assert_int_equal(st.buffers, 1);
+	assert_int_equal(st.pending_release, 65536);
 	/* Freeing after disconnect is safe and reports the connection is gone. */
 	assert_int_equal(cmabuf_free(b), -ENOTCONN);
 	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -147,22 +148,60 @@ static void pinned_buffer_between_purgeables_blocks_and_is_named(void **state)
 	assert_false(was_purged(f, 3));
 }
 
-static void least_recently_used_window_is_taken(void **state)
+/* Until the monotonic clock, which the daemon stamps uses with in ms, has moved on. */
+static void next_millisecond(void)
 {
-	struct fixture *f = *state;
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	do
+		clock_gettime(CLOCK_MONOTONIC, &b);
+	while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 2);
+}
+
+/* Two purgeable windows, one used longer ago: that one goes, wherever it lies. */
+static void lru_window(struct fixture *f, int older, int newer)
+{
 	struct cmabuf_buffer *big;
 
-	make_purgeable(f, 5); /* older */
-	make_purgeable(f, 6);
-	usleep(20000);
-	make_purgeable(f, 0); /* newer */
-	make_purgeable(f, 1);
+	make_purgeable(f, older);
+	make_purgeable(f, older + 1);
+	next_millisecond();
+	make_purgeable(f, newer);
+	make_purgeable(f, newer + 1);
 	assert_int_equal(ask(f, 2 * SLOT, &big), 0);
-	assert_true(was_purged(f, 5));
-	assert_true(was_purged(f, 6));
-	assert_false(was_purged(f, 0));
-	assert_false(was_purged(f, 1));
+	assert_true(was_purged(f, older));
+	assert_true(was_purged(f, older + 1));
+	assert_false(was_purged(f, newer));
+	assert_false(was_purged(f, newer + 1));
 	cmabuf_free(big);
+}
+
+static void least_recently_used_window_is_taken(void **state)
+{
+	lru_window(*state, 5, 0); /* the older one higher in the region */
+}
+
+static void least_recently_used_window_is_taken_lower_in_the_region_too(void **state)
+{
+	lru_window(*state, 0, 5);
+}
+
+/* Purgeable once, pinned again: no longer the daemon's to take. */
+static void a_buffer_pinned_again_is_not_purged(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_buffer *big = NULL;
+	bool purged = true;
+
+	make_purgeable(f, 3);
+	assert_int_equal(cmabuf_set_purgeable(f->slot[3], false, &purged), 0);
+	assert_false(purged);
+	assert_int_equal(ask(f, SLOT, &big), -ENOMEM);
+	assert_null(big);
+	assert_non_null(strstr(cmabuf_last_error(f->asker), "pinned"));
+	assert_false(was_purged(f, 3));
+	assert_int_equal(pattern_check(cmabuf_map(f->slot[3]), SLOT, 100 + 3), 0);
 }
 
 static void purged_buffer_can_still_be_freed_and_space_reused(void **state)
@@ -191,6 +230,8 @@ int main(void)
 		T(purgeable_neighbours_make_room_pinned_untouched),
 		T(pinned_buffer_between_purgeables_blocks_and_is_named),
 		T(least_recently_used_window_is_taken),
+		T(least_recently_used_window_is_taken_lower_in_the_region_too),
+		T(a_buffer_pinned_again_is_not_purged),
 		T(purged_buffer_can_still_be_freed_and_space_reused),
 #undef T
 	};

@@ -23,7 +23,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -61,6 +63,8 @@ struct fake_systemd {
 	pthread_mutex_t lock;
 	bool stop;
 	bool paused; /* a systemd that is behind: nothing is read */
+	bool busy;   /* between taking a datagram and storing what it carried */
+	bool idle;   /* it saw paused: it reads nothing until resumed */
 	struct stored fds[MAX_STORED];
 	int n;
 	unsigned removes, readies;
@@ -148,15 +152,25 @@ static void *systemd_main(void *arg)
 		int fds[16], nfds = 0;
 		ssize_t n;
 
-		if (__atomic_load_n(&s->paused, __ATOMIC_ACQUIRE)) {
+		__atomic_store_n(&s->idle, __atomic_load_n(&s->paused, __ATOMIC_ACQUIRE),
+				 __ATOMIC_RELEASE);
+		if (__atomic_load_n(&s->idle, __ATOMIC_ACQUIRE)) {
 			sleep_ms(5);
 			continue;
 		}
 		if (poll(&p, 1, 20) <= 0)
 			continue;
+		/* Busy before the datagram leaves the queue: systemd_drain() sees one or the other. */
+		pthread_mutex_lock(&s->lock);
+		s->busy = true;
+		pthread_mutex_unlock(&s->lock);
 		n = recvmsg(s->sock, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
-		if (n < 0)
+		if (n < 0) {
+			pthread_mutex_lock(&s->lock);
+			s->busy = false;
+			pthread_mutex_unlock(&s->lock);
 			continue;
+		}
 		buf[n] = '\0';
 		for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
 			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
@@ -165,8 +179,34 @@ static void *systemd_main(void *arg)
 			memcpy(fds, CMSG_DATA(cm), (size_t)nfds * sizeof(int));
 		}
 		handle_datagram(s, buf, fds, nfds);
+		pthread_mutex_lock(&s->lock);
+		s->busy = false;
+		pthread_mutex_unlock(&s->lock);
 	}
 	return NULL;
+}
+
+/*
+ * Waits until every datagram a dead daemon sent is stored (5 s at most), as
+ * systemd has read them all before it restarts a unit: a snapshot of the
+ * store taken earlier would miss its last buffers.
+ */
+static int systemd_drain(struct fake_systemd *s)
+{
+	int i, queued = 0;
+	bool busy;
+
+	for (i = 0; i < 250; i++) {
+		pthread_mutex_lock(&s->lock);
+		busy = s->busy;
+		if (ioctl(s->sock, SIOCINQ, &queued) < 0)
+			queued = -1;
+		pthread_mutex_unlock(&s->lock);
+		if (!busy && queued == 0)
+			return 0;
+		sleep_ms(20);
+	}
+	return -ETIMEDOUT;
 }
 
 static void systemd_start(struct fake_systemd *s, const char *dir)
@@ -181,6 +221,14 @@ static void systemd_start(struct fake_systemd *s, const char *dir)
 	assert_true(s->sock >= 0);
 	assert_int_equal(bind(s->sock, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(pthread_create(&s->thread, NULL, systemd_main, s), 0);
+}
+
+/* From now on it reads nothing: returns once it has stopped reading. */
+static void systemd_pause(struct fake_systemd *s)
+{
+	__atomic_store_n(&s->paused, true, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&s->idle, __ATOMIC_ACQUIRE))
+		sleep_ms(1);
 }
 
 static void systemd_stop(struct fake_systemd *s)
@@ -373,6 +421,8 @@ static void service_kill_9(struct service *sv)
 	assert_int_equal(kill(sv->td.pid, SIGKILL), 0);
 	assert_int_equal(waitpid(sv->td.pid, NULL, 0), sv->td.pid);
 	sv->td.pid = 0;
+	if (!__atomic_load_n(&sv->sys.paused, __ATOMIC_ACQUIRE))
+		assert_int_equal(systemd_drain(&sv->sys), 0);
 }
 
 static void service_stop(struct service *sv)
@@ -481,11 +531,13 @@ static int holder(const char *socket, int report, int cmd, uint32_t seed)
 }
 
 /* Allocates and frees as fast as it can, reconnecting whenever the daemon goes. */
-static void churn(const char *socket)
+/* Allocates and frees until killed; says so on ready after its hundredth buffer. */
+static void churn(const char *socket, int ready)
 {
 	struct cmabuf_alloc_desc d = {.size = 1 * MB, .name = "churn"};
 	struct cmabuf_buffer *b;
 	struct cmabuf *cb;
+	unsigned n = 0;
 
 	for (;;) {
 		if (cmabuf_connect(socket, &cb) < 0) {
@@ -495,6 +547,8 @@ static void churn(const char *socket)
 		while (cmabuf_alloc(cb, &d, &b) == 0) {
 			memset(cmabuf_map(b), 0x5a, 4096);
 			cmabuf_free(b);
+			if (++n == 100 && write(ready, "c", 1) != 1)
+				_exit(1);
 		}
 		cmabuf_disconnect(cb);
 	}
@@ -585,24 +639,29 @@ static void survivors_of_kill_9_come_back_from_the_store(void **state)
 	struct cmabuf *cb;
 	uint64_t addr;
 	pid_t churner;
-	int i, j, n = 0;
+	int i, j, n = 0, ready[2];
+	char c;
 
 	service_init(&sv);
 	assert_int_equal(service_spawn(&sv, true, true), 0);
+	assert_int_equal(pipe(ready), 0);
 	churner = fork();
 	if (churner == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		churn(sv.td.socket);
+		churn(sv.td.socket, ready[1]);
 	}
 	for (i = 0; i < HOLDERS; i++)
 		start_holder(&h[i], sv.td.socket, 700 + 10 * (uint32_t)i);
-	sleep_ms(50); /* let the churn run: the kill lands under load */
+	/* The kill lands under load: the churner is a hundred buffers in. */
+	assert_int_equal(read(ready[0], &c, 1), 1);
 
 	service_kill_9(&sv);
 	assert_int_equal(service_spawn(&sv, true, true), 0);
 	assert_true(log_says(&sv, "file-descriptor store:"));
 	kill(churner, SIGKILL); /* its last buffer, if it held one, is released with it */
 	assert_int_equal(waitpid(churner, NULL, 0), churner);
+	close(ready[0]);
+	close(ready[1]);
 	assert_int_equal(test_daemon_wait_buffers(&sv.td, HOLDERS * PER_HOLDER), 0);
 	check_ledger_is_survivors(&sv, h);
 	assert_int_equal(store_wait(&sv.sys, HOLDERS * PER_HOLDER), 0);
@@ -705,14 +764,19 @@ static void a_systemd_that_does_not_read_does_not_stop_the_daemon(void **state)
 
 	service_init(&sv);
 	assert_int_equal(service_spawn(&sv, true, true), 0);
-	__atomic_store_n(&sv.sys.paused, true, __ATOMIC_RELEASE);
+	systemd_pause(&sv.sys);
 	assert_int_equal(cmabuf_connect(sv.td.socket, &cb), 0);
 	for (i = 0; i < 24; i++)
 		assert_int_equal(cmabuf_alloc(cb, &d, &b[i]), 0);
 	assert_int_equal(test_daemon_status(&sv.td, &st), 0);
 	assert_int_equal(st.buffers, 24);
+	assert_int_equal(store_count(&sv.sys), 0); /* nothing read while paused */
 	__atomic_store_n(&sv.sys.paused, false, __ATOMIC_RELEASE);
 	/* What fitted in the queue arrives now; the rest was logged as not stored. */
+	assert_int_equal(systemd_drain(&sv.sys), 0);
+	assert_true(store_count(&sv.sys) > 0);
+	assert_true(store_count(&sv.sys) < 24);
+	assert_true(log_says(&sv, "could not go into systemd's file-descriptor store"));
 	for (i = 0; i < 24; i++)
 		cmabuf_free(b[i]);
 	cmabuf_disconnect(cb);
@@ -819,7 +883,7 @@ static void freed_but_held_elsewhere_stays_allocated(void **state)
 	assert_int_equal(test_daemon_status(&td, &st), 0);
 	assert_int_equal(st.pending_release, PASSED * PASSED_SZ);
 	assert_int_equal(st.free, 0);
-	assert_true(cmabuf_alloc(cb, &d, &b) < 0); /* nothing was handed out twice */
+	assert_int_equal(cmabuf_alloc(cb, &d, &b), -ENOMEM); /* nothing was handed out twice */
 
 	assert_int_equal(write(sp[0], "u", 1), 1); /* the helper lets go */
 	assert_int_equal(waitpid(pid, &status, 0), pid);

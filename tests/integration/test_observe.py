@@ -333,6 +333,12 @@ try:
         text = run("map", "--no-color", user=NOBODY)
         if "?" not in text or "A" in text.split("\n\n")[0]:
             fail("nobody's map shows root's buffers:\n" + text)
+    else:
+        # Only root can be another user here: without it the point of the block is untested.
+        if os.environ.get("CI") == "true":
+            fail("not root: what another uid may see was not checked")
+        print("SKIP: not root, so what another uid may see was not checked")
+        sys.exit(77)
     print("ok")
 finally:
     daemon.send_signal(signal.SIGTERM)

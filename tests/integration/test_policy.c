@@ -44,11 +44,11 @@ static void write_conf(const char *path, const char *text)
 static struct fixture
 	the_fixture; /* one daemon per test; cleanup() stops it even after a failure */
 
-static struct fixture *start(const char *conf_text, uint64_t region)
+static struct fixture *start_with(const char *conf_text, uint64_t region, const char *option)
 {
 	struct fixture *f = &the_fixture;
 	char arg[96];
-	const char *extra[] = {arg, "--socket-mode=0666", "--reclaim-deadline=400", NULL};
+	const char *extra[] = {arg, "--socket-mode=0666", "--reclaim-deadline=400", option, NULL};
 	int fd;
 
 	memset(f, 0, sizeof(*f));
@@ -61,6 +61,11 @@ static struct fixture *start(const char *conf_text, uint64_t region)
 	snprintf(arg, sizeof(arg), "--config=%s", f->conf);
 	assert_int_equal(test_daemon_start(&f->td, region, extra), 0);
 	return f;
+}
+
+static struct fixture *start(const char *conf_text, uint64_t region)
+{
+	return start_with(conf_text, region, NULL);
 }
 
 /* SIGHUP, and wait until the daemon has handled it. */
@@ -125,9 +130,104 @@ static void class_buffer_and_byte_quotas_refuse_with_reason(void **state)
 	assert_non_null(strstr(cmabuf_last_error(cb), "max-bytes"));
 	assert_int_equal(alloc(cb, 4 * MB, 0, &b), 0);
 	assert_int_equal(alloc(cb, 4096, 0, &c), -EDQUOT);
-	assert_non_null(strstr(cmabuf_last_error(cb), "class 'default' already holds 2 buffers"));
+	assert_non_null(strstr(cmabuf_last_error(cb), "already holds 2 buffers, the limit of its class 'default'"));
 	cmabuf_free(a);
 	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
+/* Limits of a class are each client's: one client at its limit locks nobody else out. */
+static void two_clients_of_a_class_each_have_its_limits(void **state)
+{
+	struct fixture *f = start("[class default]\nmax-buffers = 2\nmax-bytes = 12M\n", 64 * MB);
+	struct cmabuf *one = connect_ok(f), *two = connect_ok(f);
+	struct cmabuf_buffer *a, *b, *c, *d, *none = NULL;
+
+	assert_int_equal(alloc(one, 4 * MB, 0, &a), 0);
+	assert_int_equal(alloc(one, 8 * MB, 0, &b), 0);
+	assert_int_equal(alloc(one, 4096, 0, &none), -EDQUOT);
+	assert_int_equal(alloc(two, 8 * MB, 0, &c), 0);
+	assert_int_equal(alloc(two, 4 * MB, 0, &d), 0);
+	assert_int_equal(alloc(two, 4096, 0, &none), -EDQUOT);
+	assert_non_null(strstr(cmabuf_last_error(two), "this client already holds 2 buffers"));
+	assert_null(none);
+	cmabuf_free(a);
+	cmabuf_free(b);
+	cmabuf_free(c);
+	cmabuf_free(d);
+	cmabuf_disconnect(one);
+	cmabuf_disconnect(two);
+	stop(f);
+}
+
+/* A pool's max holds at run time: up to it exactly, and not a page more. */
+static void a_pool_maximum_is_reached_exactly_and_not_passed(void **state)
+{
+	struct fixture *f = start("[pool camera]\nmax = 12M\n\n[class default]\npool = camera\n",
+				  64 * MB);
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *a, *b, *c = NULL;
+
+	assert_int_equal(alloc(cb, 8 * MB, 0, &a), 0);
+	assert_int_equal(alloc(cb, 4 * MB + 1, 0, &c), -ENOSPC); /* rounds up past 12 MiB */
+	assert_non_null(strstr(cmabuf_last_error(cb), "pool 'camera' is full"));
+	assert_int_equal(alloc(cb, 4 * MB, 0, &b), 0);
+	assert_int_equal(alloc(cb, 4096, 0, &c), -ENOSPC);
+	assert_null(c);
+	cmabuf_free(a);
+	assert_int_equal(test_daemon_wait_buffers(&f->td, 1), 0);
+	assert_int_equal(alloc(cb, 8 * MB, 0, &a), 0); /* what came back may be used again */
+	cmabuf_free(a);
+	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+	stop(f);
+}
+
+/* cmabufd --max-buffers: per connection, up to the number and not one more. */
+static void the_per_client_buffer_limit_holds(void **state)
+{
+	struct fixture *f = start_with("[class default]\n", 16 * MB, "--max-buffers=3");
+	struct cmabuf *cb = connect_ok(f), *other = connect_ok(f);
+	struct cmabuf_buffer *b[4] = {NULL}, *x;
+	int i;
+
+	for (i = 0; i < 3; i++)
+		assert_int_equal(alloc(cb, 4096, 0, &b[i]), 0);
+	assert_int_equal(alloc(cb, 4096, 0, &b[3]), -EDQUOT);
+	assert_non_null(strstr(cmabuf_last_error(cb), "the per-client limit (cmabufd --max-buffers)"));
+	assert_int_equal(alloc(other, 4096, 0, &x), 0); /* another connection has its own */
+	cmabuf_free(b[0]);
+	assert_int_equal(test_daemon_wait_buffers(&f->td, 3), 0);
+	assert_int_equal(alloc(cb, 4096, 0, &b[0]), 0); /* a released one counts no more */
+	for (i = 0; i < 3; i++)
+		cmabuf_free(b[i]);
+	cmabuf_free(x);
+	cmabuf_disconnect(cb);
+	cmabuf_disconnect(other);
+	stop(f);
+}
+
+/* A reload that denies a class reaches the clients of it already connected, with the reason. */
+static void a_reload_to_deny_closes_connected_clients_with_the_reason(void **state)
+{
+	struct fixture *f = start("[class default]\nmax-buffers = 8\n", 16 * MB);
+	struct cmabuf *cb = connect_ok(f);
+	struct cmabuf_buffer *a, *b = NULL;
+	struct cmabuf_msg_status_reply st;
+	int i, ret = 0;
+
+	assert_int_equal(alloc(cb, 4096, 0, &a), 0);
+	write_conf(f->conf, "[class default]\ndeny = yes\n");
+	kill(f->td.pid, SIGHUP);
+	/* reload() asks the daemon on a new connection, which is refused once it took effect. */
+	for (i = 0; i < 500 && (ret = test_daemon_status(&f->td, &st)) == 0; i++)
+		usleep(10000);
+	assert_int_equal(ret, -EACCES);
+	assert_int_equal(alloc(cb, 4096, 0, &b), -EACCES);
+	assert_non_null(strstr(cmabuf_last_error(cb), "deny = yes"));
+	assert_null(b);
+	cmabuf_free(a);
 	cmabuf_disconnect(cb);
 	stop(f);
 }
@@ -216,14 +316,20 @@ static void denied_class_is_refused_at_connect(void **state)
 struct holder_args {
 	bool cooperative;
 	int ready_fd;
+	int quit_fd; /* readable: stop serving and report */
 	uint64_t region;
 	bool request_first; /* let events arrive, then make a request before polling */
+	unsigned asked;	    /* reclaim requests seen */
+	uint32_t flags;	    /* of its buffers: reclaimable, or 0 (pinned) */
 };
 
 /* Fills the region with eight reclaimable buffers and answers reclaim requests (or not). */
 static void give_back(struct cmabuf *cb, struct cmabuf_buffer *buf, uint32_t deadline, void *arg)
 {
-	if (*(bool *)arg)
+	struct holder_args *h = arg;
+
+	h->asked++;
+	if (h->cooperative)
 		cmabuf_free(buf);
 }
 
@@ -236,39 +342,50 @@ static int reclaimable_holder(const char *socket, void *arg)
 
 	if (cmabuf_connect(socket, &cb) < 0)
 		return 1;
-	cmabuf_set_reclaim_handler(cb, give_back, &h->cooperative);
+	cmabuf_set_reclaim_handler(cb, give_back, h);
 	for (i = 0; i < 8; i++)
-		if (alloc(cb, h->region / 8, CMABUF_ALLOC_RECLAIMABLE, &b) < 0)
+		if (alloc(cb, h->region / 8, h->flags, &b) < 0)
 			return 2;
 	if (write(h->ready_fd, "r", 1) != 1)
 		return 3;
 	if (h->request_first) {
-		/* The reclaim events are read off the socket while this waits for its reply. */
-		usleep(200000);
+		/* Once events wait on the socket, they are read off it while this waits for its reply. */
+		struct pollfd p = {.fd = cmabuf_get_fd(cb), .events = POLLIN};
+
+		if (poll(&p, 1, -1) != 1)
+			return 8;
 		if (cmabuf_set_purgeable(b, false, NULL) < 0)
 			return 4;
 	}
-	for (i = 0; i < 300; i++) { /* serve events for up to 3 s */
-		struct pollfd p = {.fd = cmabuf_get_fd(cb), .events = POLLIN};
+	for (;;) { /* serve events until told to stop */
+		struct pollfd p[2] = {{.fd = cmabuf_get_fd(cb), .events = POLLIN},
+				      {.fd = h->quit_fd, .events = POLLIN}};
 
-		if (poll(&p, 1, 10) > 0 && cmabuf_dispatch(cb) < 0)
+		if (poll(p, 2, -1) < 0)
+			return 5;
+		if (p[1].revents)
 			break;
+		if (p[0].revents && cmabuf_dispatch(cb) < 0)
+			return 6;
 	}
-	return 0;
+	/* The daemon asked for reclaimable buffers back, and never for pinned ones. */
+	return (h->asked > 0) == (h->flags == CMABUF_ALLOC_RECLAIMABLE) ? 0 : 7;
 }
 
-static void reclaim(bool cooperative, bool request_first)
+static void reclaim_from(uint32_t flags, bool cooperative, bool request_first)
 {
 	struct fixture *f = start("[class camera]\nuid = 0\npriority = 10\n", 64 * MB);
-	struct holder_args h = {cooperative, -1, f->td.region_size, request_first};
+	struct holder_args h = {cooperative, -1, -1, f->td.region_size, request_first, 0, flags};
 	struct cmabuf *cb = connect_ok(f);
 	struct cmabuf_buffer *big = NULL;
-	int ready[2], ret;
+	int ready[2], quit[2], ret, status;
 	pid_t pid;
 	char c;
 
 	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(quit), 0);
 	h.ready_fd = ready[1];
+	h.quit_fd = quit[0];
 	pid = fork();
 	if (pid == 0) {
 		if (setgid(NOBODY) < 0 || setuid(NOBODY) < 0)
@@ -277,24 +394,41 @@ static void reclaim(bool cooperative, bool request_first)
 	}
 	assert_int_equal(read(ready[0], &c, 1), 1);
 	ret = alloc(cb, f->td.region_size / 4, 0, &big);
-	if (cooperative) {
+	if (flags != CMABUF_ALLOC_RECLAIMABLE) { /* a lower priority's pinned buffers stay */
+		assert_int_equal(ret, -ENOMEM);
+		assert_non_null(strstr(cmabuf_last_error(cb), "eviction blocked by pinned buffer"));
+	} else if (cooperative) {
 		assert_int_equal(ret, 0);
 		cmabuf_free(big);
 	} else {
 		assert_int_equal(ret, -ENOMEM);
 		assert_non_null(strstr(cmabuf_last_error(cb), "was not released within 400 ms"));
 	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
+	assert_int_equal(write(quit[1], "q", 1), 1);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 	close(ready[0]);
 	close(ready[1]);
+	close(quit[0]);
+	close(quit[1]);
 	cmabuf_disconnect(cb);
 	stop(f);
+}
+
+static void reclaim(bool cooperative, bool request_first)
+{
+	reclaim_from(CMABUF_ALLOC_RECLAIMABLE, cooperative, request_first);
 }
 
 static void reclaim_honoured_by_a_cooperative_holder(void **state)
 {
 	reclaim(true, false);
+}
+
+static void pinned_buffers_of_a_lower_priority_are_not_reclaimed(void **state)
+{
+	reclaim_from(0, true, false);
 }
 
 /* Regression: events queued by the library during a request must still wake the poller. */
@@ -312,7 +446,7 @@ static void sighup_applies_new_limits_and_keeps_buffers(void **state)
 {
 	struct fixture *f = start("[class default]\nmax-buffers = 1\n", 16 * MB);
 	struct cmabuf *cb = connect_ok(f);
-	struct cmabuf_buffer *a, *b = NULL;
+	struct cmabuf_buffer *a, *b = NULL, *c, *d = NULL;
 	struct cmabuf_msg_status_reply st;
 
 	assert_int_equal(alloc(cb, 4096, 0, &a), 0);
@@ -320,11 +454,15 @@ static void sighup_applies_new_limits_and_keeps_buffers(void **state)
 	write_conf(f->conf, "[class default]\nmax-buffers = 3\n");
 	reload(f);
 	assert_int_equal(alloc(cb, 4096, 0, &b), 0); /* same connection, new rules */
-	/* A broken file on SIGHUP changes nothing. */
+	/* A broken file on SIGHUP changes nothing: the limit of 3 still holds. */
 	write_conf(f->conf, "[class default]\nmax-buffers = lots\n");
 	reload(f);
 	assert_int_equal(test_daemon_status(&f->td, &st), 0);
 	assert_int_equal(st.buffers, 2);
+	assert_int_equal(alloc(cb, 4096, 0, &c), 0);
+	assert_int_equal(alloc(cb, 4096, 0, &d), -EDQUOT);
+	assert_non_null(strstr(cmabuf_last_error(cb), "max-buffers"));
+	cmabuf_free(c);
 	cmabuf_free(b);
 	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
 	cmabuf_free(b);
@@ -335,7 +473,7 @@ static void sighup_applies_new_limits_and_keeps_buffers(void **state)
 
 static void bad_config_stops_startup_with_file_and_line(void **state)
 {
-	char conf[] = "/tmp/cmabuf-badconf-XXXXXX", cmd[256], out[512] = "";
+	char conf[] = "/tmp/cmabuf-badconf-XXXXXX", cmd[256], out[512] = "", where[64];
 	int fd = mkstemp(conf);
 	FILE *p;
 
@@ -350,7 +488,9 @@ static void bad_config_stops_startup_with_file_and_line(void **state)
 	assert_non_null(p);
 	assert_true(fread(out, 1, sizeof(out) - 1, p) > 0);
 	assert_int_not_equal(pclose(p), 0);
-	assert_non_null(strstr(out, conf));
+	/* The line of the pool whose min overflows the region: the second pool's. */
+	snprintf(where, sizeof(where), "%s:5: ", conf);
+	assert_non_null(strstr(out, where));
 	assert_non_null(strstr(out, "minimum"));
 	unlink(conf);
 }
@@ -359,10 +499,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(class_buffer_and_byte_quotas_refuse_with_reason, cleanup),
+		cmocka_unit_test_teardown(two_clients_of_a_class_each_have_its_limits, cleanup),
+		cmocka_unit_test_teardown(a_pool_maximum_is_reached_exactly_and_not_passed, cleanup),
+		cmocka_unit_test_teardown(the_per_client_buffer_limit_holds, cleanup),
+		cmocka_unit_test_teardown(a_reload_to_deny_closes_connected_clients_with_the_reason,
+					  cleanup),
 		cmocka_unit_test_teardown(pool_minimum_is_honoured_under_pressure, cleanup),
 		cmocka_unit_test_teardown(device_addresses_only_for_granted_classes, cleanup),
 		cmocka_unit_test_teardown(denied_class_is_refused_at_connect, cleanup),
 		cmocka_unit_test_teardown(reclaim_honoured_by_a_cooperative_holder, cleanup),
+		cmocka_unit_test_teardown(pinned_buffers_of_a_lower_priority_are_not_reclaimed,
+					  cleanup),
 		cmocka_unit_test_teardown(reclaim_read_during_a_request_still_wakes_the_holder,
 					  cleanup),
 		cmocka_unit_test_teardown(reclaim_deadline_expires_for_an_uncooperative_holder,

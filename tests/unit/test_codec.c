@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -278,6 +279,85 @@ static void observability_fixed_sizes(void **state)
 	}
 }
 
+/*
+ * Every message of a fixed size, in both codecs: the encoder writes exactly the
+ * header and the payload and refuses a byte more or less (HELLO may grow: later
+ * versions append), and the decoder refuses a payload one byte short.
+ */
+static void every_fixed_message_is_exactly_its_size(void **state)
+{
+	static const struct {
+		uint16_t type;
+		enum cmabuf_msg_dir dir;
+		size_t len;
+		unsigned nfds;
+		bool grows;
+	} fixed[] = {
+		{CMABUF_MSG_HELLO, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_hello), 0, true},
+		{CMABUF_MSG_HELLO_REPLY, CMABUF_TO_CLIENT, sizeof(struct cmabuf_msg_hello_reply), 0,
+		 false},
+		{CMABUF_MSG_ERROR, CMABUF_TO_CLIENT, sizeof(struct cmabuf_msg_error), 0, false},
+		{CMABUF_MSG_ALLOC, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_alloc), 0, false},
+		{CMABUF_MSG_ALLOC_REPLY, CMABUF_TO_CLIENT, sizeof(struct cmabuf_msg_alloc_reply), 1,
+		 false},
+		{CMABUF_MSG_FREE, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_free), 0, false},
+		{CMABUF_MSG_OK, CMABUF_TO_CLIENT, 0, 0, false},
+		{CMABUF_MSG_STATUS, CMABUF_TO_SERVER, 0, 0, false},
+		{CMABUF_MSG_STATUS_REPLY, CMABUF_TO_CLIENT, sizeof(struct cmabuf_msg_status_reply),
+		 0, false},
+		{CMABUF_MSG_LIST_BUFFERS, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_list_buffers),
+		 0, false},
+		{CMABUF_MSG_SET_PURGEABLE, CMABUF_TO_SERVER,
+		 sizeof(struct cmabuf_msg_set_purgeable), 0, false},
+		{CMABUF_MSG_PURGEABLE_REPLY, CMABUF_TO_CLIENT,
+		 sizeof(struct cmabuf_msg_purgeable_reply), 0, false},
+		{CMABUF_MSG_RECLAIM, CMABUF_TO_CLIENT, sizeof(struct cmabuf_msg_reclaim), 0, false},
+		{CMABUF_MSG_METRICS, CMABUF_TO_SERVER, 0, 0, false},
+		{CMABUF_MSG_METRICS_REPLY, CMABUF_TO_CLIENT,
+		 sizeof(struct cmabuf_msg_metrics_reply), 0, false},
+		{CMABUF_MSG_LIST_CLIENTS, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_list_clients),
+		 0, false},
+		{CMABUF_MSG_LIST_EXTENTS, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_list_extents),
+		 0, false},
+		{CMABUF_MSG_LIST_REFUSALS, CMABUF_TO_SERVER,
+		 sizeof(struct cmabuf_msg_list_refusals), 0, false},
+		{CMABUF_MSG_FREE_NOREPLY, CMABUF_TO_SERVER, sizeof(struct cmabuf_msg_free), 0,
+		 false},
+	};
+	unsigned char buf[CMABUF_MSG_MAX], zero[CMABUF_MSG_MAX];
+	struct cmabuf_msg_header *h = (struct cmabuf_msg_header *)buf;
+	struct cmabuf_msg m;
+	unsigned i;
+
+	memset(zero, 0, sizeof(zero));
+	/* The list covers every type but the four list replies (tested with their entries). */
+	assert_int_equal(sizeof(fixed) / sizeof(fixed[0]) + 4, CMABUF_MSG_TYPE_COUNT - 1);
+	for (i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		size_t len = fixed[i].len;
+		long n = cmabuf_msg_encode(buf, sizeof(buf), fixed[i].type, 9, zero, len,
+					   fixed[i].nfds);
+
+		assert_int_equal(n, (long)(sizeof(*h) + len));
+		assert_int_equal(h->length, len);
+		assert_int_equal(h->type, fixed[i].type);
+		if (len)
+			assert_int_equal(cmabuf_msg_encode(buf, sizeof(buf), fixed[i].type, 9, zero,
+							   len - 1, fixed[i].nfds),
+					 -EINVAL);
+		n = cmabuf_msg_encode(buf, sizeof(buf), fixed[i].type, 9, zero, len + 1,
+				      fixed[i].nfds);
+		assert_int_equal(n, fixed[i].grows ? (long)(sizeof(*h) + len + 1) : -EINVAL);
+		if (!len)
+			continue;
+		memset(buf, 0, sizeof(buf));
+		h->type = fixed[i].type;
+		h->length = (uint32_t)len - 1;
+		assert_int_equal(cmabuf_msg_decode(buf, sizeof(*h) + len - 1, fixed[i].nfds,
+						   fixed[i].dir, &m),
+				 -EBADMSG);
+	}
+}
+
 static void round_trip_metrics(void **state)
 {
 	static struct cmabuf_msg_metrics_reply r, bad;
@@ -455,6 +535,7 @@ int main(void)
 		cmocka_unit_test(copy_name_truncates),
 		cmocka_unit_test(names_must_be_short_printable_utf8),
 		cmocka_unit_test(observability_fixed_sizes),
+		cmocka_unit_test(every_fixed_message_is_exactly_its_size),
 		cmocka_unit_test(round_trip_metrics),
 		cmocka_unit_test(round_trip_list_requests),
 		cmocka_unit_test(round_trip_observability_lists),

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* memfd buffers made ahead (daemon/memfd_ready.c), on real memfds. */
+/* memfd buffers made ahead (daemon/backend/memfd_ready.c), on real memfds. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who a buffer is charged to, as the core knows it: the identity a front door
+ * established (from the kernel, never from what the client says), the class
+ * the policy gave it, and what it holds. A front door embeds one per client
+ * (a socket connection, a heap caller) and points back at itself through door.
+ */
+#ifndef CMABUF_OWNER_H
+#define CMABUF_OWNER_H
+
+#include <bsd/sys/queue.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "policy_config.h"
+
+struct buffer;
+struct core_request;
+struct door_ops;
+
+#define OWNER_GROUPS_MAX 64 /* supplementary groups kept for classification */
+
+struct identity {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[OWNER_GROUPS_MAX];
+	int ngroups;
+	char unit[CONFIG_UNIT_MAX]; /* the system unit it runs in, "" when none */
+};
+
+struct owner {
+	struct identity id;
+	unsigned class_idx; /* policy: index into the configuration's classes */
+	int priority;	    /* from its class: higher may reclaim from lower */
+	bool classified;    /* the policy has placed it (HELLO accepted) */
+	TAILQ_HEAD(, buffer) buffers;
+	uint32_t nbuffers;
+	uint64_t bytes;
+	struct core_request *pending;	/* an ALLOC waiting for reclaimed memory */
+	const struct door_ops *door_ops; /* how answers reach it */
+	void *door;			/* the front door's object for this owner */
+	TAILQ_ENTRY(owner) link;
+};
+
+TAILQ_HEAD(owner_list, owner);
+
+#endif

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ledger.h"
+#include "owner.h"
+#include "policy.h"
+
+#define MiB(x) ((double)(x) / (1024.0 * 1024.0))
+
+void policy_init(struct policy *p, const struct config *cfg, const char *path, uid_t self_uid,
+		 uint64_t region_size)
+{
+	memset(p, 0, sizeof(*p));
+	p->region_size = region_size;
+	p->self_uid = self_uid;
+	if (cfg) {
+		p->cfg = *cfg;
+		p->path = path;
+	} else {
+		config_defaults(&p->cfg);
+	}
+}
+
+static const struct class_config *class_of(const struct policy *p, unsigned idx)
+{
+	return idx < p->cfg.nclasses ? &p->cfg.classes[idx] : &p->cfg.default_class;
+}
+
+void policy_classify(const struct policy *p, struct owner *o)
+{
+	const struct config *cfg = &p->cfg;
+	const struct identity *id = &o->id;
+	const struct class_config *k;
+
+	k = config_match(cfg, id->uid, id->gid, id->groups, id->ngroups,
+			 id->unit[0] ? id->unit : NULL);
+	o->class_idx = k == &cfg->default_class ? cfg->nclasses : (unsigned)(k - cfg->classes);
+	o->priority = k->priority;
+}
+
+bool policy_denied(const struct policy *p, const struct owner *o)
+{
+	return class_of(p, o->class_idx)->deny;
+}
+
+const char *policy_class_name(const struct policy *p, const struct owner *o)
+{
+	return class_of(p, o->class_idx)->name;
+}
+
+bool policy_may_learn_dev_addr(const struct policy *p, const struct owner *o)
+{
+	/* Without a configuration file, root and the daemon's own user may. */
+	if (!p->path)
+		return o->id.uid == 0 || o->id.uid == p->self_uid;
+	return class_of(p, o->class_idx)->dev_addr;
+}
+
+/* Bytes other pools may still claim under their guaranteed minimums. */
+static uint64_t reserved_for_others(const struct policy *p, unsigned pool)
+{
+	uint64_t sum = 0;
+	unsigned i;
+
+	for (i = 0; i < p->cfg.npools; i++) {
+		if (i != pool && p->cfg.pools[i].min > p->pool_used[i])
+			sum += p->cfg.pools[i].min - p->pool_used[i];
+	}
+	return sum;
+}
+
+static uint64_t used_total(const struct policy *p)
+{
+	uint64_t sum = 0;
+	unsigned i;
+
+	for (i = 0; i < p->cfg.npools; i++)
+		sum += p->pool_used[i];
+	return sum;
+}
+
+static int check_pool(const struct policy *p, unsigned idx, uint64_t size, char *why, size_t cap)
+{
+	const struct pool_config *pool = &p->cfg.pools[idx];
+	uint64_t free_now = p->region_size - used_total(p), reserved = reserved_for_others(p, idx);
+
+	if (pool->max && p->pool_used[idx] + size > pool->max) {
+		snprintf(why, cap,
+			 "pool '%s' is full: %.1f of its %.1f MiB maximum used, %.1f MiB asked",
+			 pool->name, MiB(p->pool_used[idx]), MiB(pool->max), MiB(size));
+		return -ENOSPC;
+	}
+	if (size + reserved > free_now && size <= free_now) {
+		snprintf(why, cap,
+			 "pool '%s' may not take %.1f MiB: %.1f MiB of the %.1f MiB free are "
+			 "guaranteed to other pools' minimums",
+			 pool->name, MiB(size), MiB(reserved), MiB(free_now));
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+/* The class's limits, for this one client: what it holds, not what its class does. */
+static int check_class(const struct policy *p, const struct owner *o, uint64_t size, char *why,
+		       size_t cap)
+{
+	const struct class_config *k = class_of(p, o->class_idx);
+
+	if (k->max_buffers && o->nbuffers + 1 > k->max_buffers) {
+		snprintf(why, cap,
+			 "this client already holds %u buffers, the limit of its class '%s' "
+			 "(max-buffers)",
+			 o->nbuffers, k->name);
+		return -EDQUOT;
+	}
+	if (k->max_bytes && o->bytes + size > k->max_bytes) {
+		snprintf(why, cap,
+			 "this client would hold %.1f MiB, over the limit of its class '%s' of "
+			 "%.1f MiB (max-bytes)",
+			 MiB(o->bytes + size), k->name, MiB(k->max_bytes));
+		return -EDQUOT;
+	}
+	return 0;
+}
+
+int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t size,
+		       const char *pool, unsigned *pool_idx, char *why, size_t cap)
+{
+	const struct class_config *k = class_of(p, o->class_idx);
+	const struct pool_config *own = config_pool(&p->cfg, k->pool);
+	unsigned idx = own ? (unsigned)(own - p->cfg.pools) : 0;
+	int ret;
+
+	if (pool[0] && strcmp(pool, k->pool) != 0) {
+		snprintf(why, cap, "class '%s' allocates from pool '%s', not '%s'", k->name,
+			 k->pool, pool);
+		return -EACCES;
+	}
+	ret = check_class(p, o, size, why, cap);
+	if (ret == 0)
+		ret = check_pool(p, idx, size, why, cap);
+	if (ret == 0)
+		*pool_idx = idx;
+	return ret;
+}
+
+void policy_charge(struct policy *p, struct buffer *b)
+{
+	p->pool_used[b->pool_idx] += b->size;
+	if (b->class_idx != POLICY_NO_CLASS) {
+		p->class_bytes[b->class_idx] += b->size;
+		p->class_buffers[b->class_idx]++;
+	}
+	if (b->owner)
+		b->owner->bytes += b->size;
+	b->bytes_charged = true;
+}
+
+void policy_uncharge_bytes(struct policy *p, struct buffer *b)
+{
+	if (!b->bytes_charged)
+		return;
+	p->pool_used[b->pool_idx] -= b->size;
+	if (b->class_idx != POLICY_NO_CLASS)
+		p->class_bytes[b->class_idx] -= b->size;
+	if (b->owner)
+		b->owner->bytes -= b->size;
+	b->bytes_charged = false;
+}
+
+void policy_forget(struct policy *p, struct buffer *b)
+{
+	policy_uncharge_bytes(p, b);
+	if (b->class_idx != POLICY_NO_CLASS)
+		p->class_buffers[b->class_idx]--;
+}
+
+/* The index of the class called name in cfg: the default class when it is gone. */
+static unsigned class_by_name(const struct config *cfg, const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < cfg->nclasses; i++)
+		if (!strcmp(cfg->classes[i].name, name))
+			return i;
+	return cfg->nclasses;
+}
+
+/* A class index of old, in fresh: by name (index nclasses is the default class). */
+static uint8_t remap_class(const struct config *old, const struct config *fresh, uint8_t idx)
+{
+	if (idx == POLICY_NO_CLASS)
+		return idx;
+	if (idx >= old->nclasses)
+		return (uint8_t)fresh->nclasses;
+	return (uint8_t)class_by_name(fresh, old->classes[idx].name);
+}
+
+void policy_remap(struct policy *p, const struct config *old, struct ledger *l)
+{
+	struct buffer *b;
+
+	memset(p->pool_used, 0, sizeof(p->pool_used));
+	memset(p->class_bytes, 0, sizeof(p->class_bytes));
+	memset(p->class_buffers, 0, sizeof(p->class_buffers));
+	for (b = ledger_next_after(l, 0); b; b = ledger_next(l, b)) {
+		const struct pool_config *pool = config_pool(&p->cfg, old->pools[b->pool_idx].name);
+
+		b->pool_idx = pool ? (uint8_t)(pool - p->cfg.pools) : 0;
+		/*
+		 * An owner was classified again already; a buffer whose owner left (freed,
+		 * still held) stays charged to its class, found by name.
+		 */
+		if (b->owner)
+			b->class_idx = (uint8_t)b->owner->class_idx;
+		else
+			b->class_idx = remap_class(old, &p->cfg, b->class_idx);
+		if (b->bytes_charged) {
+			p->pool_used[b->pool_idx] += b->size;
+			if (b->class_idx != POLICY_NO_CLASS)
+				p->class_bytes[b->class_idx] += b->size;
+		}
+		if (b->class_idx != POLICY_NO_CLASS)
+			p->class_buffers[b->class_idx]++;
+	}
+}

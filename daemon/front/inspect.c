@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+
+#include "allocator.h"
+#include "client.h"
+#include "clock.h"
+#include "core.h"
+#include "inspect.h"
+#include "metrics.h"
+#include "policy.h"
+#include "refusals.h"
+#include "requests.h"
+#include "server.h"
+
+int handle_metrics(struct client *c, const struct cmabuf_msg *m)
+{
+	struct cmabuf_msg_metrics_reply r;
+
+	if (metrics_fill(c->srv->core, may_learn_dev_addr(c), c->owner.id.uid,
+			 now_ms(CLOCK_MONOTONIC) - c->srv->start_ms, &r) < 0)
+		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOMEM,
+					 "out of memory in cmabufd");
+	return client_send(c, CMABUF_MSG_METRICS_REPLY, m->hdr.seq, &r, sizeof(r), -1);
+}
+
+static void fill_client(struct cmabuf_client_entry *e, const struct client *c,
+			const struct client *asking)
+{
+	const struct owner *o = &c->owner;
+
+	memset(e, 0, sizeof(*e));
+	e->conn = (uint32_t)c->fd;
+	e->pid = (uint32_t)o->id.pid;
+	e->uid = (uint32_t)o->id.uid;
+	e->priority = o->priority;
+	e->buffers = o->nbuffers;
+	e->bytes = o->bytes;
+	e->flags =
+		(o->pending ? CMABUF_CLIENT_WAITING : 0) | (c == asking ? CMABUF_CLIENT_SELF : 0);
+	cmabuf_copy_name(e->class_name, sizeof(e->class_name),
+			 c->greeted ? policy_class_name(&c->srv->core->policy, o) : "");
+}
+
+/* The visible client with the smallest conn >= start, and whether any client lies beyond. */
+static const struct client *next_client(const struct client *asking, uint32_t start)
+{
+	const struct client *c, *best = NULL;
+
+	TAILQ_FOREACH (c, &asking->srv->clients, link) {
+		if ((uint32_t)c->fd < start || (best && c->fd >= best->fd))
+			continue;
+		best = c;
+	}
+	return best;
+}
+
+/*
+ * Connections are listed by their descriptor number: it is unique while the
+ * connection lasts and needs no bookkeeping. Each page scans the client list
+ * (at most --max-clients), which is cheap next to a round trip.
+ */
+int handle_list_clients(struct client *c, const struct cmabuf_msg *m)
+{
+	struct cmabuf_msg out;
+	struct cmabuf_msg_buffers_reply *h = &out.u.clients_reply.head;
+	const struct client *k = next_client(c, m->u.list_clients.start_conn);
+	bool all = may_learn_dev_addr(c);
+
+	memset(h, 0, sizeof(*h));
+	for (; k && h->count < CMABUF_LIST_MAX_CLIENTS; k = next_client(c, (uint32_t)k->fd + 1)) {
+		if (all || k->owner.id.uid == c->owner.id.uid)
+			fill_client(&out.u.clients_reply.entries[h->count++], k, c);
+	}
+	h->more = k != NULL;
+	return client_send(c, CMABUF_MSG_LIST_CLIENTS_REPLY, m->hdr.seq, &out.u,
+			   sizeof(*h) + h->count * sizeof(struct cmabuf_client_entry), -1);
+}
+
+struct extent_page {
+	uint64_t start;
+	struct cmabuf_msg_buffers_reply *h;
+	struct cmabuf_extent_entry *v;
+};
+
+static int add_extent(uint64_t offset, uint64_t size, void *ctx)
+{
+	struct extent_page *p = ctx;
+
+	if (offset < p->start)
+		return 0;
+	if (p->h->count == CMABUF_LIST_MAX_EXTENTS) {
+		p->h->more = 1;
+		return 1; /* stop: the page is full */
+	}
+	p->v[p->h->count++] = (struct cmabuf_extent_entry){offset, size};
+	return 0;
+}
+
+int handle_list_extents(struct client *c, const struct cmabuf_msg *m)
+{
+	struct cmabuf_msg out;
+	struct extent_page p = {m->u.list_extents.start_offset, &out.u.extents_reply.head,
+				out.u.extents_reply.entries};
+
+	memset(p.h, 0, sizeof(*p.h));
+	allocator_for_each_free(c->srv->core->alloc, add_extent, &p);
+	return client_send(c, CMABUF_MSG_LIST_EXTENTS_REPLY, m->hdr.seq, &out.u,
+			   sizeof(*p.h) + p.h->count * sizeof(struct cmabuf_extent_entry), -1);
+}
+
+static void fill_refusal(struct cmabuf_refusal_entry *e, const struct refusal *r)
+{
+	memset(e, 0, sizeof(*e));
+	e->serial = r->serial;
+	e->time_ms = r->time_ms;
+	e->size = r->size;
+	e->pid = (uint32_t)r->pid;
+	e->uid = (uint32_t)r->uid;
+	e->error = r->error < 0 ? r->error : -EIO;
+	memcpy(e->name, r->name, sizeof(e->name));
+	memcpy(e->reason, r->reason, sizeof(e->reason));
+}
+
+int handle_list_refusals(struct client *c, const struct cmabuf_msg *m)
+{
+	struct cmabuf_msg out;
+	struct cmabuf_msg_buffers_reply *h = &out.u.refusals_reply.head;
+	const struct refusals *ring = &c->srv->core->refusals;
+	const struct refusal *r = refusals_before(ring, m->u.list_refusals.before_serial);
+	bool all = may_learn_dev_addr(c);
+
+	memset(h, 0, sizeof(*h));
+	for (; r && h->count < CMABUF_LIST_MAX_REFUSALS; r = refusals_before(ring, r->serial)) {
+		if (all || r->uid == c->owner.id.uid)
+			fill_refusal(&out.u.refusals_reply.entries[h->count++], r);
+	}
+	h->more = r != NULL;
+	return client_send(c, CMABUF_MSG_LIST_REFUSALS_REPLY, m->hdr.seq, &out.u,
+			   sizeof(*h) + h->count * sizeof(struct cmabuf_refusal_entry), -1);
+}

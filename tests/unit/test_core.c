@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The core's decisions, step by step, with no daemon around it: what a
+ * request is told to do, and what holds after each outcome is reported. The
+ * cases are the policy bugs a security review found in the daemon (issue 14):
+ * each fails if its fix is reverted.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "allocator.h"
+#include "cmabuf.h"
+#include "core.h"
+
+#define KiB   (1ull << 10)
+#define MiB   (1ull << 20)
+#define GRAIN (4 * KiB)
+
+static const struct core_time now = {1000, 1700000000000ull};
+
+static void start(struct core *c, uint64_t region, const char *conf, bool zeroing)
+{
+	struct core_region r = {.backend = "test", .base = 0, .size = region};
+	struct config cfg;
+	char err[256];
+
+	if (conf)
+		assert_int_equal(config_parse_string(conf, "test.conf", region, &cfg, err, sizeof(err)),
+				 0);
+	assert_int_equal(core_init(c, &r, GRAIN, zeroing, conf ? &cfg : NULL,
+				   conf ? "test.conf" : NULL, 4242),
+			 0);
+}
+
+static void join(struct core *c, struct owner *o, uid_t uid)
+{
+	struct identity id = {.pid = (pid_t)(1000 + uid), .uid = uid, .gid = uid};
+
+	core_owner_init(o, &id, NULL, NULL);
+	core_owner_add(c, o);
+	assert_true(core_classify(c, o));
+}
+
+static void let_go_now(void *ctx, struct buffer *b)
+{
+	*(struct buffer **)ctx = b;
+}
+
+/* Steps an ALLOC to its answer, exporting whatever is placed; returns the action that ended it. */
+static enum core_action run(struct core *c, struct core_request *r, struct core_decision *d)
+{
+	for (;;) {
+		enum core_action act = core_alloc_step(c, r, &now, d);
+		unsigned i;
+
+		switch (act) {
+		case CORE_EXPORT:
+			if (core_exported(c, r, d->buffer, 0, &now, d) < 0)
+				return CORE_REFUSE;
+			return CORE_EXPORT;
+		case CORE_PURGE:
+			for (i = 0; i < d->nvictims; i++)
+				assert_int_equal(core_purged(c, r, d->victims[i], 0, NULL), 0);
+			break;
+		case CORE_COLLECT:
+		case CORE_WAIT_ZEROING:
+			fail_msg("nothing to collect or zero in these cases (action %d)", act);
+			break;
+		default:
+			return act;
+		}
+	}
+}
+
+static enum core_action alloc(struct core *c, struct owner *o, uint64_t size, uint64_t align,
+			      uint32_t flags, struct core_request *r, struct core_decision *d)
+{
+	struct core_alloc_desc desc = {.size = size, .align = align, .flags = flags};
+
+	strcpy(desc.name, "t");
+	core_alloc_begin(c, r, o, &desc, 7);
+	return run(c, r, d);
+}
+
+/* The holder gives b back: let go, and the backend reports it released. */
+static void give_back(struct core *c, struct buffer *b)
+{
+	struct core_range zero;
+	uint64_t cookie = buffer_cookie(b);
+
+	assert_true(core_let_go(c, b));
+	assert_int_equal(core_released(c, cookie, &zero), 0);
+}
+
+/* Item 5: a class's max-buffers and max-bytes are each client's, not the class's total. */
+static void class_limits_hold_per_client(void **state)
+{
+	struct core c;
+	struct owner a, b;
+	struct core_request r;
+	struct core_decision d;
+
+	start(&c, 64 * MiB, "[class default]\nmax-buffers = 2\nmax-bytes = 12M\n", false);
+	join(&c, &a, 1000);
+	join(&c, &b, 1000);
+	assert_int_equal(alloc(&c, &a, 4 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	assert_int_equal(alloc(&c, &a, 4 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	assert_int_equal(alloc(&c, &a, 4 * KiB, 0, 0, &r, &d), CORE_REFUSE);
+	assert_int_equal(d.err, -EDQUOT);
+	assert_non_null(strstr(d.why, "max-buffers"));
+	/* The other client of the class has its own two buffers and 12 MiB. */
+	assert_int_equal(alloc(&c, &b, 8 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	assert_int_equal(alloc(&c, &b, 8 * MiB, 0, 0, &r, &d), CORE_REFUSE);
+	assert_int_equal(d.err, -EDQUOT);
+	assert_non_null(strstr(d.why, "max-bytes"));
+	assert_int_equal(alloc(&c, &b, 4 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	assert_int_equal(c.policy.class_buffers[c.policy.cfg.nclasses], 4);
+	/* A released buffer leaves its class's count and its owner's. */
+	give_back(&c, d.buffer);
+	assert_int_equal(c.policy.class_buffers[c.policy.cfg.nclasses], 3);
+	assert_int_equal(c.policy.class_bytes[c.policy.cfg.nclasses], 16 * MiB);
+	assert_int_equal(b.nbuffers, 1);
+	assert_int_equal(b.bytes, 8 * MiB);
+	assert_int_equal(alloc(&c, &b, 4 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	core_fini(&c);
+}
+
+/*
+ * The region full of one lower-priority holder's reclaimable buffers, and a
+ * camera client that asks for one more: it parks, and its holder is asked.
+ */
+static void fill_with_reclaimables(struct core *c, struct owner *holder, unsigned n,
+				   uint64_t size, struct buffer **bufs)
+{
+	struct core_request r;
+	struct core_decision d;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		assert_int_equal(alloc(c, holder, size, 0, CMABUF_ALLOC_RECLAIMABLE, &r, &d),
+				 CORE_EXPORT);
+		bufs[i] = ledger_find(&c->ledger, c->next_id - 1);
+		assert_non_null(bufs[i]);
+	}
+}
+
+/* Item 6: a parked ALLOC is checked against its limits again before it is placed. */
+static void parked_request_is_checked_again_after_a_reload(void **state)
+{
+	const char *conf = "[class camera]\nuid = 0\npriority = 10\nmax-bytes = 40M\n";
+	struct core c;
+	struct owner cam, holder;
+	struct buffer *held[6];
+	struct core_request r, parked;
+	struct core_decision d;
+	struct config tighter;
+	char err[256];
+
+	start(&c, 64 * MiB, conf, false);
+	join(&c, &cam, 0);
+	join(&c, &holder, 1000);
+	assert_int_equal(alloc(&c, &cam, 16 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	fill_with_reclaimables(&c, &holder, 6, 8 * MiB, held);
+	/* 16 more would make 32 of the camera's 40: room is asked for. */
+	assert_int_equal(alloc(&c, &cam, 16 * MiB, 0, 0, &r, &d), CORE_PARK);
+	assert_int_equal(d.nvictims, 2);
+	parked = r;
+	core_park(&c, &parked);
+	/* Meanwhile the camera's class is allowed 24 MiB per client. */
+	assert_int_equal(config_parse_string("[class camera]\nuid = 0\npriority = 10\n"
+					     "max-bytes = 24M\n",
+					     "test.conf", 64 * MiB, &tighter, err, sizeof(err)),
+			 0);
+	core_policy_replace(&c, &tighter, NULL, NULL);
+	give_back(&c, d.victims[0]);
+	give_back(&c, d.victims[1]);
+	assert_int_equal(run(&c, &parked, &d), CORE_REFUSE);
+	assert_int_equal(d.err, -EDQUOT);
+	assert_non_null(strstr(d.why, "max-bytes"));
+	assert_null(cam.pending);
+	assert_int_equal(cam.bytes, 16 * MiB);
+	core_fini(&c);
+}
+
+/*
+ * Item 7: a purge is followed by a placement in the hole it made. Here an
+ * aligned request finds no place on its own (more misaligned candidates on
+ * both sides than the allocator's bounded search looks at), the planner
+ * finds the one purgeable buffer whose removal leaves an aligned hole, and
+ * the request must land exactly there — not be refused after the purge.
+ */
+static void a_purge_is_followed_by_the_placement_it_made_room_for(void **state)
+{
+	const uint64_t chunk = 128 * KiB, want = 64 * KiB;
+	const unsigned chunks = 256; /* 32 MiB */
+	struct core c;
+	struct owner req, other;
+	struct buffer *victim = calloc(1, sizeof(*victim));
+	struct core_request r;
+	struct core_decision d;
+	uint64_t off;
+	unsigned i;
+
+	start(&c, chunks * chunk, NULL, false);
+	join(&c, &req, 0);
+	join(&c, &other, 1000);
+	/* Every chunk: a taken page, a free misaligned 64 KiB, then taken to the end. */
+	for (i = 0; i < chunks; i++) {
+		uint64_t base = i * chunk;
+
+		if (i == chunks / 2) {
+			/*
+			 * ... except one: taken (in two pieces: no block of the request's
+			 * size for it to go next to), then a purgeable buffer, aligned.
+			 */
+			assert_int_equal(allocator_reserve(c.alloc, base, GRAIN), 0);
+			assert_int_equal(allocator_reserve(c.alloc, base + GRAIN, want - GRAIN), 0);
+			assert_int_equal(allocator_reserve(c.alloc, base + want, want), 0);
+			continue;
+		}
+		assert_int_equal(allocator_reserve(c.alloc, base, GRAIN), 0);
+		assert_int_equal(allocator_reserve(c.alloc, base + GRAIN + want,
+						   chunk - GRAIN - want),
+				 0);
+	}
+	assert_int_equal(allocator_alloc(c.alloc, want, want, &off), -ENOMEM);
+	victim->id = 999;
+	victim->offset = (chunks / 2) * chunk + want;
+	victim->size = want;
+	victim->purgeable = true;
+	victim->owner = &other;
+	TAILQ_INSERT_TAIL(&other.buffers, victim, owner_link);
+	other.nbuffers++;
+	ledger_insert(&c.ledger, victim);
+	policy_charge(&c.policy, victim);
+
+	assert_int_equal(alloc(&c, &req, want, want, 0, &r, &d), CORE_EXPORT);
+	assert_true(victim->purged);
+	assert_int_equal(d.buffer->offset, victim->offset);
+	assert_int_equal(c.stats.evictions, 1);
+	assert_int_equal(allocator_check(c.alloc), 0);
+	core_fini(&c);
+}
+
+static void count_denied(void *ctx, struct owner *o)
+{
+	(*(unsigned *)ctx)++;
+}
+
+/* Item 9: a reload to deny = yes reaches clients already connected. */
+static void a_reload_that_denies_a_class_names_its_connected_clients(void **state)
+{
+	struct core c;
+	struct owner a, b;
+	struct config deny;
+	char err[256];
+	unsigned denied = 0;
+
+	start(&c, 16 * MiB, "[class video]\nuid = 1000\n", false);
+	join(&c, &a, 1000);
+	join(&c, &b, 2000);
+	assert_int_equal(config_parse_string("[class video]\nuid = 1000\ndeny = yes\n", "test.conf",
+					     16 * MiB, &deny, err, sizeof(err)),
+			 0);
+	core_policy_replace(&c, &deny, count_denied, &denied);
+	assert_int_equal(denied, 1);
+	assert_true(policy_denied(&c.policy, &a));
+	assert_false(policy_denied(&c.policy, &b));
+	core_owner_remove(&c, &a, let_go_now, NULL);
+	core_owner_remove(&c, &b, let_go_now, NULL);
+	core_fini(&c);
+}
+
+/* Item 10: a buffer freed but still held stays charged to its class across a reload. */
+static void freed_but_held_buffers_stay_charged_across_a_reload(void **state)
+{
+	const char *conf = "[class camera]\nuid = 0\n";
+	struct core c;
+	struct owner cam;
+	struct core_request r;
+	struct core_decision d;
+	struct buffer *left = NULL;
+	struct config again;
+	char err[256];
+
+	start(&c, 16 * MiB, conf, false);
+	join(&c, &cam, 0);
+	assert_int_equal(alloc(&c, &cam, 4 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	core_owner_remove(&c, &cam, let_go_now, &left); /* disconnects; an importer holds it */
+	assert_non_null(left);
+	assert_true(core_let_go(&c, left));
+	assert_int_equal(c.policy.class_bytes[0], 4 * MiB);
+	assert_int_equal(config_parse_string(conf, "test.conf", 16 * MiB, &again, err, sizeof(err)),
+			 0);
+	core_policy_replace(&c, &again, NULL, NULL);
+	assert_int_equal(c.policy.class_bytes[0], 4 * MiB);
+	assert_int_equal(c.policy.class_buffers[0], 1);
+	core_fini(&c);
+}
+
+/* Item 14: a region that is not a whole number of pages is rounded down, once, everywhere. */
+static void a_region_of_odd_size_is_rounded_down_to_the_page(void **state)
+{
+	struct core c;
+	struct allocator_stats st;
+
+	start(&c, 16 * MiB + 100, NULL, false);
+	allocator_get_stats(c.alloc, &st);
+	assert_int_equal(c.region.size, 16 * MiB);
+	assert_int_equal(c.policy.region_size, 16 * MiB);
+	assert_int_equal(st.size, 16 * MiB);
+	assert_int_equal(st.free + core_used_bytes(&c) + c.zeroing_bytes, c.region.size);
+	core_fini(&c);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(class_limits_hold_per_client),
+		cmocka_unit_test(parked_request_is_checked_again_after_a_reload),
+		cmocka_unit_test(a_purge_is_followed_by_the_placement_it_made_room_for),
+		cmocka_unit_test(a_reload_that_denies_a_class_names_its_connected_clients),
+		cmocka_unit_test(freed_but_held_buffers_stay_charged_across_a_reload),
+		cmocka_unit_test(a_region_of_odd_size_is_rounded_down_to_the_page),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
