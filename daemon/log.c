@@ -10,6 +10,7 @@
 #include "client.h"
 #include "clock.h"
 #include "log.h"
+#include "log_limit.h"
 
 static bool log_verbose;
 static bool log_journal; /* stderr is journald's stream: send structured entries */
@@ -62,48 +63,73 @@ void log_msg(int priority, const char *fmt, ...)
 	emit(priority, line, NULL, NULL, 0);
 }
 
-void log_client_flush(struct client *c)
+static void report_suppressed(void *ctx, bool global, uid_t uid, unsigned suppressed)
 {
-	char line[96];
+	char line[160];
 
-	if (!c->log_suppressed)
-		return;
-	snprintf(line, sizeof(line), "%u more messages about this client were suppressed",
-		 c->log_suppressed);
-	emit(LOG_WARNING, line, c, NULL, 0);
-	c->log_suppressed = 0;
+	if (global)
+		snprintf(line, sizeof(line),
+			 "%u more messages about clients were suppressed (at most %u for all "
+			 "clients every %u s)",
+			 suppressed, LOG_GLOBAL_BURST, LOG_WINDOW_MS / 1000);
+	else
+		snprintf(line, sizeof(line),
+			 "%u more messages about uid %u were suppressed (at most %u per uid every "
+			 "%u s)",
+			 suppressed, (unsigned)uid, LOG_UID_BURST, LOG_WINDOW_MS / 1000);
+	emit(LOG_WARNING, line, NULL, NULL, 0);
 }
 
-/* A token bucket per client: LOG_CLIENT_BURST lines, refilled every window. */
-static bool may_log(struct client *c)
+void log_client_flush(struct client *c)
 {
-	uint64_t now = now_ms(CLOCK_MONOTONIC);
+	log_limit_flush_uid(c->owner.id.uid, now_ms(CLOCK_MONOTONIC), report_suppressed, NULL);
+}
 
-	if (now - c->log_window_start >= LOG_CLIENT_WINDOW_MS) {
-		log_client_flush(c);
-		c->log_window_start = now;
-		c->log_lines = 0;
-		c->log_suppressed = 0;
-	}
-	if (c->log_lines < LOG_CLIENT_BURST) {
-		c->log_lines++;
-		return true;
-	}
-	c->log_suppressed++;
-	return false;
+/*
+ * Per uid and for all clients, not per connection: a client that opens
+ * connections in a loop gets LOG_UID_BURST lines per window, whatever their
+ * number, and then one line saying the rest is suppressed (log_limit.c).
+ */
+static enum log_verdict may_log(const struct client *c)
+{
+	return log_limit_check(c->owner.id.uid, now_ms(CLOCK_MONOTONIC), report_suppressed, NULL);
+}
+
+static void say_suppressed(enum log_verdict v, const struct client *c)
+{
+	char line[160];
+
+	if (v == LOG_WRITE_LAST_UID)
+		snprintf(line, sizeof(line),
+			 "further messages about uid %u are suppressed for up to %u s (at most %u "
+			 "per uid)",
+			 (unsigned)c->owner.id.uid, LOG_WINDOW_MS / 1000, LOG_UID_BURST);
+	else if (v == LOG_WRITE_LAST_GLOBAL)
+		snprintf(line, sizeof(line),
+			 "further messages about clients are suppressed for up to %u s (at most "
+			 "%u for all clients)",
+			 LOG_WINDOW_MS / 1000, LOG_GLOBAL_BURST);
+	else
+		return;
+	emit(LOG_WARNING, line, NULL, NULL, 0);
 }
 
 bool log_client(int priority, struct client *c, const char *buffer, uint64_t bytes, const char *fmt,
 		...)
 {
 	char line[1024];
+	enum log_verdict v;
 	va_list ap;
 
-	if ((priority == LOG_DEBUG && !log_verbose) || !may_log(c))
+	if (priority == LOG_DEBUG && !log_verbose)
+		return false;
+	v = may_log(c);
+	if (v == LOG_SUPPRESS)
 		return false;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	emit(priority, line, c, buffer, bytes);
+	say_suppressed(v, c);
 	return true;
 }

@@ -19,15 +19,14 @@ void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2
 
 /*
  * An event about one client (and maybe one buffer): structured fields, and
- * at most LOG_CLIENT_BURST lines per client every LOG_CLIENT_WINDOW_MS, so a
+ * at most LOG_UID_BURST lines per uid and LOG_GLOBAL_BURST for all clients
+ * every LOG_WINDOW_MS (log_limit.h), however many connections they open, so a
  * misbehaving client cannot flood the journal. Returns false if suppressed.
  */
-#define LOG_CLIENT_BURST     10
-#define LOG_CLIENT_WINDOW_MS 10000
 bool log_client(int priority, struct client *c, const char *buffer, uint64_t bytes, const char *fmt,
 		...) __attribute__((format(printf, 5, 6)));
 
-/* Says how many lines were suppressed, if any (window end, disconnect). */
+/* Says how many lines were suppressed in windows that have ended (called at disconnect). */
 void log_client_flush(struct client *c);
 
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)

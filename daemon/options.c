@@ -40,7 +40,8 @@ static void usage(FILE *f)
 		"memfd\n"
 		"                            (default: auto; the first log line says which)\n"
 		"  -r, --region-size=SIZE    Size of the memfd backend's region, with optional\n"
-		"                            K/M/G suffix (default 256M).\n"
+		"                            K/M/G suffix (default 256M), at least 64K;\n"
+		"                            rounded down to the page size.\n"
 		"      --max-clients=N       Connections served at once (default 1024).\n"
 		"      --user=NAME           Once the socket is bound and the region open,\n"
 		"                            switch to this user and its groups for good\n"
@@ -51,6 +52,9 @@ static void usage(FILE *f)
 		"                            128); more are refused with a reason, so one\n"
 		"                            user cannot lock others out.\n"
 		"      --max-buffers=N       Live buffers per client (default 4096).\n"
+		"      --hello-timeout=MS    A connection that has not said HELLO this long\n"
+		"                            after connecting is told why and closed, so it\n"
+		"                            cannot hold its slot (default 10000).\n"
 		"      --reclaim-deadline=MS How long holders of reclaimable buffers have to\n"
 		"                            give them back when a higher-priority request\n"
 		"                            needs the space (default 2000, or the config's\n"
@@ -66,6 +70,10 @@ static void usage(FILE *f)
 		"                            How often --metrics-file is rewritten (default 15,\n"
 		"                            1..86400).\n"
 		"  -v, --verbose             Log every request.\n"
+		"      --test-fds-reach-socket, --test-no-peer-pidfd\n"
+		"                            Tests only: the paths of kernels before 6.16\n"
+		"                            (descriptors reach the socket; never taken)\n"
+		"                            and 6.5 (no SO_PEERPIDFD).\n"
 		"  -h, --help                Show this help.\n"
 		"  -V, --version             Show the version.\n"
 		"\n"
@@ -129,6 +137,7 @@ static void defaults(struct options *opt)
 	opt->max_clients_per_uid = 128;
 	opt->max_buffers_per_client = 4096;
 	opt->reclaim_deadline_ms = 2000;
+	opt->hello_timeout_ms = 10000;
 	opt->metrics_interval_s = 15;
 }
 
@@ -147,6 +156,9 @@ enum {
 	OPT_RECLAIM_DEADLINE,
 	OPT_METRICS_FILE,
 	OPT_METRICS_INTERVAL,
+	OPT_TEST_FDS_REACH_SOCKET,
+	OPT_HELLO_TIMEOUT,
+	OPT_TEST_NO_PEER_PIDFD,
 };
 
 static const struct option long_opts[] = {
@@ -162,6 +174,9 @@ static const struct option long_opts[] = {
 	{"reclaim-deadline", required_argument, NULL, OPT_RECLAIM_DEADLINE},
 	{"metrics-file", required_argument, NULL, OPT_METRICS_FILE},
 	{"metrics-interval", required_argument, NULL, OPT_METRICS_INTERVAL},
+	{"hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT},
+	{"test-fds-reach-socket", no_argument, NULL, OPT_TEST_FDS_REACH_SOCKET},
+	{"test-no-peer-pidfd", no_argument, NULL, OPT_TEST_NO_PEER_PIDFD},
 	{"verbose", no_argument, NULL, 'v'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
@@ -223,6 +238,16 @@ static int apply(int c, const char *arg, struct options *opt)
 			       : 0;
 	case 'v':
 		opt->verbose = true;
+		return 0;
+	case OPT_HELLO_TIMEOUT:
+		return parse_uint(arg, 1, 600000, &opt->hello_timeout_ms)
+			       ? bad("--hello-timeout", arg, "milliseconds, 1..600000")
+			       : 0;
+	case OPT_TEST_NO_PEER_PIDFD:
+		opt->no_peer_pidfd = true;
+		return 0;
+	case OPT_TEST_FDS_REACH_SOCKET:
+		opt->fds_reach_socket = true;
 		return 0;
 	default:
 		fprintf(stderr, "Try 'cmabufd --help'.\n");

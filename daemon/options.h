@@ -23,9 +23,14 @@ struct options {
 	const char *user; /* --user: switch to it once set up, or NULL */
 	unsigned max_buffers_per_client;
 	unsigned reclaim_deadline_ms;
+	unsigned hello_timeout_ms;   /* a connection without HELLO is closed after this */
 	const char *metrics_file;    /* NULL: none */
 	unsigned metrics_interval_s; /* how often it is rewritten */
 	bool verbose;
+	/* Tests only: leave SO_PASSRIGHTS alone, as on kernels before 6.16 (server.c). */
+	bool fds_reach_socket;
+	/* Tests only: identity without SO_PEERPIDFD, as on kernels before 6.5 (identity.c). */
+	bool no_peer_pidfd;
 };
 
 /* Returns 0 to run, 1 when --help/--version was served, -1 on a usage error (already reported). */

@@ -95,8 +95,9 @@ int cmabuf_sync_end(struct cmabuf_buffer *buf, unsigned flags);
  * Purgeable buffers: while purgeable, the daemon may take the memory back for
  * a request that cannot otherwise be placed. Pin (purgeable = false) before
  * using the contents; *was_purged then says whether they are gone. A purged
- * buffer keeps its handle but no memory: on the uio backend any access to its
- * mapping faults (SIGBUS), on memfd it reads zeros. Free it and allocate anew.
+ * buffer keeps its handle but no memory: any access to its mapping faults
+ * (SIGBUS; on memfd the file is cut to 0 bytes and cannot grow again). Free it
+ * and allocate anew.
  */
 int cmabuf_set_purgeable(struct cmabuf_buffer *buf, bool purgeable, bool *was_purged);
 

@@ -144,6 +144,8 @@ struct cmabuf_msg_list_buffers {
 #define CMABUF_BUFFER_PURGEABLE	      (1u << 1)
 #define CMABUF_BUFFER_RECLAIMABLE     (1u << 2)
 #define CMABUF_BUFFER_PURGED	      (1u << 3) /* memory taken back; no range */
+/* offset is 0, withheld: this client may not learn device addresses (base + offset) */
+#define CMABUF_BUFFER_OFFSET_HIDDEN (1u << 4)
 
 struct cmabuf_buffer_entry {
 	uint64_t id;

@@ -23,6 +23,8 @@ static void usage(FILE *f)
 		"  status     backend, region, used/free/largest free extent, buffers, clients\n"
 		"  buffers    one line per live buffer: id, owner pid/uid, name, size, offset, "
 		"age\n"
+		"             (offset \"(hidden)\", null in --json, unless your class may\n"
+		"             learn device addresses)\n"
 		"  clients    one line per connection: pid, uid, class, priority, buffers, bytes\n"
 		"  map        the region as a bar, one character per slice, coloured by owner:\n"
 		"             A-Z a buffer (a-z purgeable), '-' freed but still held,\n"
@@ -96,21 +98,30 @@ static void print_entry(const struct ctl *ctl, const struct cmabuf_buffer_entry 
 {
 	uint64_t now = (uint64_t)time(NULL) * 1000u;
 	uint64_t age = now > e->created_ms ? (now - e->created_ms) / 1000u : 0;
-	char sz[32];
+	bool hidden = e->flags & CMABUF_BUFFER_OFFSET_HIDDEN;
+	char sz[32], off[32];
 
 	if (ctl->json) {
 		printf("%s{\"id\":%" PRIu64 ",\"pid\":%u,\"uid\":%u,\"name\":", first ? "" : ",",
 		       e->id, e->pid, e->uid);
 		json_string(e->name);
-		printf(",\"size\":%" PRIu64 ",\"offset\":%" PRIu64 ",\"age_s\":%" PRIu64
-		       ",\"release_pending\":%s}",
-		       e->size, e->offset, age,
+		printf(",\"size\":%" PRIu64 ",\"offset\":", e->size);
+		/* Withheld from clients that may not learn device addresses: null, not 0. */
+		if (hidden)
+			printf("null");
+		else
+			printf("%" PRIu64, e->offset);
+		printf(",\"age_s\":%" PRIu64 ",\"release_pending\":%s}", age,
 		       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false");
 		return;
 	}
-	printf("%8" PRIu64 " %8u %6u  %-24.24s %12s  0x%010" PRIx64 " %7" PRIu64 "s%s\n", e->id,
-	       e->pid, e->uid, *e->name ? e->name : "-", human(e->size, sz, sizeof(sz)), e->offset,
-	       age, e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "  (freed, still held)" : "");
+	if (hidden)
+		snprintf(off, sizeof(off), "%-12s", "(hidden)");
+	else
+		snprintf(off, sizeof(off), "0x%010" PRIx64, e->offset);
+	printf("%8" PRIu64 " %8u %6u  %-24.24s %12s  %s %7" PRIu64 "s%s\n", e->id, e->pid, e->uid,
+	       *e->name ? e->name : "-", human(e->size, sz, sizeof(sz)), off, age,
+	       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "  (freed, still held)" : "");
 }
 
 static int cmd_buffers(struct ctl *ctl)

@@ -41,7 +41,8 @@ static int read_buffers(struct ctl *ctl, struct layout *l, size_t *cap)
 			const struct cmabuf_buffer_entry *e = &r.u.buffers_reply.entries[i];
 			struct seg s = {e->offset, e->size, SEG_BUFFER, 0, *e};
 
-			if (!(e->flags & CMABUF_BUFFER_PURGED)) /* purged: holds no range */
+			/* Purged: holds no range; offset withheld: its place is not known. */
+			if (!(e->flags & (CMABUF_BUFFER_PURGED | CMABUF_BUFFER_OFFSET_HIDDEN)))
 				ret = push(l, cap, &s);
 		}
 		if (ret < 0)

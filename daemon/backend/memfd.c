@@ -17,9 +17,10 @@
  * Nothing tells us when to ask, so a buffer is asked about when its owner lets
  * go (cmabuf_free() closes its descriptor first, so that usually settles it),
  * then 1, 2, 4, ... up to about a second apart for as long as someone else
- * holds it; and every one of them at once when an allocation finds no room
- * (collect). That keeps the request path free of any watch (inotify on the
- * inode would cost a watch and a second reopen per buffer, and since Linux 6.14
+ * holds it; and up to 64 of them (those asked about least often) at once when
+ * an allocation finds no room (collect): a wake-up never probes more. That
+ * keeps the request path free of any watch (inotify on the inode would cost a
+ * watch and a second reopen per buffer, and since Linux 6.14
  * memfd_create()'s own description raises no events). The memfd and the
  * reopen themselves are usually made before the request comes, by a worker
  * thread (memfd_ready.h). The
@@ -49,9 +50,11 @@
 
 #include "backend.h"
 #include "fdstore.h"
+#include "ledger.h"
 #include "log.h"
 #include "memfd_ready.h"
 #include "rbtree.h"
+#include "uid_fds.h"
 
 /* Tries 1, 2, 4, ... 1024 ms apart: a buffer held for long costs a probe a second. */
 #define STEPS 11
@@ -83,6 +86,7 @@ struct memfd_backend {
 	bool store;	   /* under systemd: buffers go to the file-descriptor store */
 	bool warned_probe;
 	struct memfd_ready *ready; /* buffers made ahead by a worker (memfd_ready.h) */
+	struct uid_fds *uids;	   /* descriptors held per uid: one user cannot take all */
 };
 
 static int memfd_cmp(const struct memfd_buffer *a, const struct memfd_buffer *b)
@@ -188,6 +192,7 @@ static void forget(struct backend *be, struct memfd_buffer *mb, enum forget_how 
 
 	unqueue(m, mb);
 	RB_REMOVE(memfd_tree, &m->buffers, mb);
+	uid_fds_put(m->uids, cookie_uid(mb->cookie));
 	close(mb->fd);
 	free(mb);
 	if (how != FORGET_STOPPING && m->store)
@@ -227,33 +232,57 @@ static bool check(struct backend *be, struct memfd_buffer *mb, int next_step)
 }
 
 /*
- * Checks the due pending buffers, or all of them. The cookies are taken first:
- * a release lets the daemon place waiting allocations, which may purge (and
- * so forget) other buffers before the walk gets to them.
+ * At most this many lease probes per wake-up (a timer tick or an ALLOC that
+ * found no room), so that one client holding thousands of let-go buffers
+ * cannot make the loop spend milliseconds on them while everyone else waits
+ * (issue 14, item 13: 12,000 of them cost a failing ALLOC 6.8 ms). A timer
+ * tick with more due sets the timer again at once: the rest follow on the
+ * next turns of the loop, between other clients' requests.
+ */
+#define PROBES_PER_WAKE 64
+
+/*
+ * Checks up to PROBES_PER_WAKE pending buffers: the due ones, earliest first
+ * (all == false), or any, those asked about least often first (the highest
+ * steps; each list's head waited longest), since a checked buffer goes to the
+ * tail of the next list, repeated calls take turns through them all. The
+ * cookies are taken first: a release lets the daemon place waiting
+ * allocations, which may purge (and so forget) other buffers before the walk
+ * gets to them.
  */
 static void check_pending(struct backend *be, bool all)
 {
 	struct memfd_backend *m = to_memfd(be);
-	uint64_t now = monotonic_ms(), *cookies;
-	struct memfd_buffer *mb;
+	uint64_t now = monotonic_ms(), cookies[PROBES_PER_WAKE];
+	struct memfd_buffer *mb, *head[STEPS];
 	size_t n = 0, i;
 	int s;
 
-	cookies = malloc((m->npending ? m->npending : 1) * sizeof(*cookies));
-	if (!cookies)
-		return; /* the timer stays armed: next time */
 	for (s = 0; s < STEPS; s++)
-		TAILQ_FOREACH (mb, &m->pending[s], pending_link) {
-			if (!all && mb->due_ms > now)
-				break; /* the rest of this list is later still */
-			cookies[n++] = mb->cookie;
+		head[s] = TAILQ_FIRST(&m->pending[s]);
+	while (n < PROBES_PER_WAKE) {
+		int pick = -1;
+
+		for (s = STEPS - 1; s >= 0; s--) {
+			if (!head[s] || (!all && head[s]->due_ms > now))
+				continue; /* each list is in due order: the rest are later */
+			if (all) {
+				pick = s;
+				break;
+			}
+			if (pick < 0 || head[s]->due_ms < head[pick]->due_ms)
+				pick = s;
 		}
+		if (pick < 0)
+			break;
+		cookies[n++] = head[pick]->cookie;
+		head[pick] = TAILQ_NEXT(head[pick], pending_link);
+	}
 	for (i = 0; i < n; i++) {
 		mb = lookup(be, cookies[i]);
 		if (mb && mb->pending)
 			check(be, mb, mb->step + 1);
 	}
-	free(cookies);
 	arm_timer(m);
 }
 
@@ -285,8 +314,14 @@ static int memfd_export(struct backend *be, uint64_t offset, uint64_t size, uint
 {
 	struct memfd_backend *m = to_memfd(be);
 	struct memfd_buffer *mb = calloc(1, sizeof(*mb));
-	int fd = -1, ret = mb ? make_pair(m, size, name, &mb->fd, &fd) : -ENOMEM;
+	uid_t uid = cookie_uid(cookie);
+	int fd = -1, ret = mb ? uid_fds_take(m->uids, uid, false) : -ENOMEM;
 
+	if (ret == 0) {
+		ret = make_pair(m, size, name, &mb->fd, &fd);
+		if (ret < 0)
+			uid_fds_put(m->uids, uid);
+	}
 	if (ret < 0) {
 		free(mb);
 		return ret;
@@ -326,15 +361,31 @@ static void memfd_unexport(struct backend *be, uint64_t cookie)
 		arm_timer(m);
 }
 
-/* Drops the pages: holders read zeros from now on, and the range is free. */
+/*
+ * Takes the memory back from every holder for good: the file is cut to 0
+ * bytes, which unmaps its pages from every mapping, so a holder's next touch
+ * is SIGBUS (as after the stub's REVOKE), and F_SEAL_GROW keeps anyone from
+ * giving it pages again (write, fallocate, ftruncate: EPERM). Punching the
+ * pages out instead left the file its size, and a holder's writes allocated
+ * them again, uncounted (issue 14, item 11). A buffer an earlier cmabufd made
+ * is sealed against shrinking: only its pages can be punched out (adopted
+ * buffers are pending release, which eviction never takes, so this is a guard).
+ */
 static int memfd_revoke(struct backend *be, uint64_t cookie)
 {
 	struct memfd_buffer *mb = lookup(be, cookie);
 
 	if (!mb)
 		return -ENOENT;
-	if (fallocate(mb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, (off_t)mb->size) < 0)
-		return -errno;
+	if (ftruncate(mb->fd, 0) < 0) {
+		if (errno != EPERM || fallocate(mb->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+						0, (off_t)mb->size) < 0)
+			return -errno;
+		log_warn("memfd backend: buffer cookie 0x%" PRIx64 " is sealed against shrinking "
+			 "(made by an earlier cmabufd): its pages were punched out, "
+			 "but a holder can write them back",
+			 cookie);
+	}
 	forget(be, mb, FORGET_GONE);
 	return 0;
 }
@@ -358,7 +409,7 @@ static void memfd_dispatch(struct backend *be)
 	check_pending(be, false);
 }
 
-/* An allocation found no room: ask about every pending buffer now. */
+/* An allocation found no room: ask about pending buffers now (PROBES_PER_WAKE of them). */
 static void memfd_collect(struct backend *be)
 {
 	if (to_memfd(be)->npending)
@@ -398,6 +449,7 @@ static void memfd_destroy(struct backend *be)
 	if (m->timer >= 0)
 		close(m->timer);
 	memfd_ready_destroy(m->ready);
+	uid_fds_free(m->uids);
 	free(m);
 }
 
@@ -450,6 +502,10 @@ int backend_memfd_adopt(struct backend *be, int fd, const struct backend_live *l
 	}
 	*why = not_ours(m, fd, l);
 	mb = *why ? NULL : calloc(1, sizeof(*mb));
+	if (mb && uid_fds_take(m->uids, cookie_uid(l->cookie), true) < 0) {
+		free(mb);
+		mb = NULL;
+	}
 	if (!mb) {
 		close(fd);
 		return *why ? -EINVAL : -ENOMEM;
@@ -492,10 +548,25 @@ static bool leases_work(void)
 int backend_memfd_create(uint64_t region_size, struct backend **out)
 {
 	struct memfd_backend *m = calloc(1, sizeof(*m));
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
 	int i;
 
-	if (!m)
+	if (m)
+		m->uids = uid_fds_new();
+	if (!m || !m->uids) {
+		free(m);
 		return -ENOMEM;
+	}
+	/*
+	 * The region is whole pages, and this is the one place its size is decided:
+	 * the allocator, the size check, HELLO and STATUS all read be.size, so
+	 * used + free + zeroing is the region (issue 14, item 14).
+	 */
+	if (region_size % page)
+		log_info("memfd backend: --region-size=%" PRIu64 " is not a multiple of the page "
+			 "size (%" PRIu64 "): the region is %" PRIu64 " bytes",
+			 region_size, page, region_size - region_size % page);
+	region_size -= region_size % page;
 	RB_INIT(&m->buffers);
 	for (i = 0; i < STEPS; i++)
 		TAILQ_INIT(&m->pending[i]);

@@ -23,8 +23,12 @@
  */
 #define MEMFD_READY_MAX 32
 
-/* The seals every buffer gets; adopting a stored one checks for them too. */
-#define MEMFD_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+/*
+ * The seals every buffer gets; adopting a stored one checks for them too. Not
+ * F_SEAL_SHRINK: a purge cuts the file to 0 bytes, the one way the kernel
+ * takes pages back from a holder's mapping for good (memfd.c, memfd_revoke).
+ */
+#define MEMFD_SEALS (F_SEAL_GROW | F_SEAL_SEAL)
 
 /*
  * A sealed memfd of size bytes named "cmabuf:NAME": *own is memfd_create()'s

@@ -28,7 +28,7 @@ static enum core_action refuse(struct core *c, struct core_request *r, const str
 static enum core_action refuse(struct core *c, struct core_request *r, const struct core_time *now,
 			       struct core_decision *d, int err, const char *fmt, ...)
 {
-	const struct identity *id = &r->owner->id;
+	const struct peer_identity *id = &r->owner->id;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -152,6 +152,26 @@ static enum core_action export(struct core *c, struct core_request *r, uint64_t 
 	return CORE_EXPORT;
 }
 
+/*
+ * Placed: the limits once more before anything is exported. Releases
+ * collected meanwhile may have let parked requests of the same pool in, and a
+ * request that did not fit in what was free passed the pools' minimums only
+ * until it fits (policy.c check_pool).
+ */
+static enum core_action place(struct core *c, struct core_request *r, uint64_t offset,
+			      const struct core_time *now, struct core_decision *d)
+{
+	char why[sizeof(d->why)];
+	int ret = check_limits(c, r, why, sizeof(why));
+
+	if (ret == 0)
+		return export(c, r, offset, now, d);
+	allocator_release(c->alloc, offset, allocator_round(c->alloc, r->desc.size));
+	if (r->phase == CORE_PHASE_PARKED)
+		core_unpark(c, r);
+	return refuse(c, r, now, d, ret, "%s", why);
+}
+
 /* Returns CORE_KEEP_WAITING when nothing fits and nothing more can be waited for. */
 static enum core_action try_place(struct core *c, struct core_request *r, bool may_collect,
 				  const struct core_time *now, struct core_decision *d)
@@ -160,10 +180,10 @@ static enum core_action try_place(struct core *c, struct core_request *r, bool m
 	int ret;
 
 	if (r->have_hole && allocator_reserve(c->alloc, r->hole, size) == 0)
-		return export(c, r, r->hole, now, d);
+		return place(c, r, r->hole, now, d);
 	ret = allocator_alloc(c->alloc, size, r->desc.align, &offset);
 	if (ret == 0)
-		return export(c, r, offset, now, d);
+		return place(c, r, offset, now, d);
 	if (ret != -ENOMEM)
 		return refuse(c, r, now, d, ret, "allocator refused: %s", strerror(-ret));
 	/*
@@ -227,6 +247,7 @@ static enum core_action make_room(struct core *c, struct core_request *r,
 	uint64_t size = allocator_round(c->alloc, r->desc.size);
 	struct eviction_plan plan;
 	char why[CMABUF_REASON_LEN] = "";
+	uint64_t freed[CONFIG_MAX_POOLS] = {0};
 	unsigned i;
 	int ret;
 
@@ -239,9 +260,16 @@ static enum core_action make_room(struct core *c, struct core_request *r,
 		return refuse_enomem(c, r, now, d, why);
 	if (ret < 0)
 		return refuse(c, r, now, d, ret, "%s", why);
-	r->nvictims = 0;
+	/* Taking victims from a pool under its minimum must not hand its guarantee away. */
 	for (i = 0; i < plan.nvictims; i++)
-		if (!plan.victims[i]->purgeable)
+		if (plan.victims[i]->bytes_charged)
+			freed[plan.victims[i]->pool_idx] += plan.victims[i]->size;
+	ret = policy_check_evicted(&c->policy, r->pool_idx, size, freed, why, sizeof(why));
+	if (ret < 0)
+		return refuse(c, r, now, d, ret, "%s", why);
+	r->nvictims = 0;
+	for (i = 0; i < plan.nvictims; i++) /* as eviction.c judged them: a device holds some */
+		if (!plan.victims[i]->purgeable || plan.victims[i]->unrevocable)
 			r->victims[r->nvictims++] = plan.victims[i]->id;
 	if (r->nvictims)
 		return park(c, r, d);

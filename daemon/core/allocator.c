@@ -890,13 +890,19 @@ void allocator_get_stats(const struct allocator *a, struct allocator_stats *st)
 
 int allocator_for_each_free(const struct allocator *a, allocator_extent_fn fn, void *ctx)
 {
+	return allocator_for_each_free_from(a, 0, fn, ctx);
+}
+
+int allocator_for_each_free_from(const struct allocator *a, uint64_t offset, allocator_extent_fn fn,
+				 void *ctx)
+{
 	/* The generated tree functions take non-const heads but only read here. */
 	struct off_tree *t = (struct off_tree *)&a->by_off;
-	struct extent *e;
+	struct extent key = {.off = offset}, *e;
 	int ret;
 
 	/* fn must not modify the allocator: the walk holds a pointer into the tree. */
-	for (e = RB_MIN(off_tree, t); e; e = RB_NEXT(off_tree, t, e)) {
+	for (e = RB_NFIND(off_tree, t, &key); e; e = RB_NEXT(off_tree, t, e)) {
 		ret = fn(e->off, e->size, ctx);
 		if (ret)
 			return ret;

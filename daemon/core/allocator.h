@@ -80,6 +80,9 @@ uint64_t allocator_small_max(const struct allocator *a);
 /* Calls fn for each free extent in address order; stops early if fn returns non-zero. */
 typedef int (*allocator_extent_fn)(uint64_t offset, uint64_t size, void *ctx);
 int allocator_for_each_free(const struct allocator *a, allocator_extent_fn fn, void *ctx);
+/* The same from the first free extent that starts at or after offset: O(log n) to get there. */
+int allocator_for_each_free_from(const struct allocator *a, uint64_t offset, allocator_extent_fn fn,
+				 void *ctx);
 
 /* Verifies every internal invariant in O(n log n): 0, or -EUCLEAN if broken. For tests. */
 int allocator_check(const struct allocator *a);

@@ -64,7 +64,7 @@ void core_fini(struct core *c)
 	c->alloc = NULL;
 }
 
-void core_owner_init(struct owner *o, const struct identity *id, const struct door_ops *ops,
+void core_owner_init(struct owner *o, const struct peer_identity *id, const struct door_ops *ops,
 		     void *door)
 {
 	memset(o, 0, sizeof(*o));

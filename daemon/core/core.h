@@ -89,7 +89,7 @@ int core_init(struct core *c, const struct core_region *region, uint64_t granule
 void core_fini(struct core *c); /* forgets every buffer; owners must be gone */
 
 /* Owners: a front door adds one when a client arrives and removes it when it leaves. */
-void core_owner_init(struct owner *o, const struct identity *id, const struct door_ops *ops,
+void core_owner_init(struct owner *o, const struct peer_identity *id, const struct door_ops *ops,
 		     void *door);
 void core_owner_add(struct core *c, struct owner *o);
 /*

@@ -9,9 +9,19 @@ static int buffer_cmp(const struct buffer *a, const struct buffer *b)
 
 RB_GENERATE_LOCAL(buffer_tree, buffer, by_id, buffer_cmp)
 
+static int buffer_uid_cmp(const struct buffer *a, const struct buffer *b)
+{
+	if (a->uid != b->uid)
+		return a->uid < b->uid ? -1 : 1;
+	return buffer_cmp(a, b);
+}
+
+RB_GENERATE_LOCAL(buffer_uid_tree, buffer, by_uid, buffer_uid_cmp)
+
 void ledger_init(struct ledger *l)
 {
 	RB_INIT(&l->buffers);
+	RB_INIT(&l->by_uid);
 	l->count = 0;
 	l->pending_release_bytes = 0;
 }
@@ -19,12 +29,14 @@ void ledger_init(struct ledger *l)
 void ledger_insert(struct ledger *l, struct buffer *b)
 {
 	RB_INSERT(buffer_tree, &l->buffers, b);
+	RB_INSERT(buffer_uid_tree, &l->by_uid, b);
 	l->count++;
 }
 
 void ledger_remove(struct ledger *l, struct buffer *b)
 {
 	RB_REMOVE(buffer_tree, &l->buffers, b);
+	RB_REMOVE(buffer_uid_tree, &l->by_uid, b);
 	l->count--;
 }
 
@@ -48,4 +60,22 @@ struct buffer *ledger_next_after(const struct ledger *l, uint64_t after_id)
 struct buffer *ledger_next(const struct ledger *l, struct buffer *b)
 {
 	return RB_NEXT(buffer_tree, (struct buffer_tree *)&l->buffers, b);
+}
+
+struct buffer *ledger_uid_next_after(const struct ledger *l, uid_t uid, uint64_t after_id)
+{
+	struct buffer key = {.uid = uid, .id = after_id + 1}, *b;
+
+	if (after_id == UINT64_MAX)
+		return NULL;
+	b = RB_NFIND(buffer_uid_tree, (struct buffer_uid_tree *)&l->by_uid, &key);
+	return b && b->uid == uid ? b : NULL;
+}
+
+struct buffer *ledger_uid_next(const struct ledger *l, struct buffer *b)
+{
+	struct buffer *n = RB_NEXT(buffer_uid_tree, (struct buffer_uid_tree *)&l->by_uid, b);
+
+	(void)l;
+	return n && n->uid == b->uid ? n : NULL;
 }

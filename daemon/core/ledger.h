@@ -36,10 +36,12 @@ struct buffer {
 	uint8_t class_idx;     /* policy: its owner's class, or POLICY_NO_CLASS */
 	bool bytes_charged;    /* its memory counts against pool and class */
 	RB_ENTRY(buffer) by_id;
+	RB_ENTRY(buffer) by_uid; /* the ledger's (uid, id) index */
 	TAILQ_ENTRY(buffer) owner_link;
 };
 
 RB_HEAD(buffer_tree, buffer);
+RB_HEAD(buffer_uid_tree, buffer);
 
 /*
  * Backend cookies carry the buffer id and its owner's uid, so that a daemon
@@ -71,6 +73,12 @@ static inline uid_t cookie_uid(uint64_t cookie)
 
 struct ledger {
 	struct buffer_tree buffers;
+	/*
+	 * The same buffers by (uid, id): what a client that sees only its own uid
+	 * asks for, in O(log n + page) rather than a scan of everyone's. b->uid
+	 * must not change while b is in the ledger.
+	 */
+	struct buffer_uid_tree by_uid;
 	uint32_t count;
 	uint64_t pending_release_bytes; /* owner let go, someone still holds it */
 };
@@ -82,5 +90,8 @@ struct buffer *ledger_find(struct ledger *l, uint64_t id);
 /* The first buffer with id > after_id, for paging through the list. */
 struct buffer *ledger_next_after(const struct ledger *l, uint64_t after_id);
 struct buffer *ledger_next(const struct ledger *l, struct buffer *b);
+/* The same, among uid's buffers only: the first with id > after_id, and the next. */
+struct buffer *ledger_uid_next_after(const struct ledger *l, uid_t uid, uint64_t after_id);
+struct buffer *ledger_uid_next(const struct ledger *l, struct buffer *b);
 
 #endif

@@ -83,10 +83,24 @@ static int by_bytes_desc(const void *a, const void *b)
  */
 static int fill_uids(const struct core *d, bool all_uids, uid_t uid, struct cmabuf_msg_metrics_reply *r)
 {
-	struct cmabuf_uid_usage *v = calloc(d->ledger.count + 1, sizeof(*v));
+	struct cmabuf_uid_usage *v, own = {.uid = (uint32_t)uid};
 	struct buffer *b;
 	size_t n = 0, i, out = 0;
 
+	/* One uid's: from the ledger's uid index, whatever other users hold. */
+	if (!all_uids) {
+		for (b = ledger_uid_next_after(&d->ledger, uid, 0); b;
+		     b = ledger_uid_next(&d->ledger, b)) {
+			own.buffers++;
+			own.bytes += b->purged ? 0 : b->size;
+		}
+		if (own.buffers) {
+			r->uids[0] = own;
+			r->nuids = 1;
+		}
+		return 0;
+	}
+	v = calloc(d->ledger.count + 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	for (b = ledger_next_after(&d->ledger, 0); b && n < d->ledger.count;

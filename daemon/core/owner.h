@@ -13,25 +13,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "policy_config.h"
+#include "identity.h"
 
 struct buffer;
 struct core_request;
 struct door_ops;
 
-#define OWNER_GROUPS_MAX 64 /* supplementary groups kept for classification */
-
-struct identity {
-	pid_t pid;
-	uid_t uid;
-	gid_t gid;
-	gid_t groups[OWNER_GROUPS_MAX];
-	int ngroups;
-	char unit[CONFIG_UNIT_MAX]; /* the system unit it runs in, "" when none */
-};
-
 struct owner {
-	struct identity id;
+	struct peer_identity id; /* from the kernel, taken by its door (groups: the door's) */
 	unsigned class_idx; /* policy: index into the configuration's classes */
 	int priority;	    /* from its class: higher may reclaim from lower */
 	bool classified;    /* the policy has placed it (HELLO accepted) */

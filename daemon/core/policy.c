@@ -31,13 +31,10 @@ static const struct class_config *class_of(const struct policy *p, unsigned idx)
 
 void policy_classify(const struct policy *p, struct owner *o)
 {
-	const struct config *cfg = &p->cfg;
-	const struct identity *id = &o->id;
-	const struct class_config *k;
+	/* The identity the front door took from the kernel at accept (front/identity.c). */
+	const struct class_config *k = config_match_identity(&p->cfg, &o->id);
 
-	k = config_match(cfg, id->uid, id->gid, id->groups, id->ngroups,
-			 id->unit[0] ? id->unit : NULL);
-	o->class_idx = k == &cfg->default_class ? cfg->nclasses : (unsigned)(k - cfg->classes);
+	o->class_idx = k == &p->cfg.default_class ? p->cfg.nclasses : (unsigned)(k - p->cfg.classes);
 	o->priority = k->priority;
 }
 
@@ -59,38 +56,45 @@ bool policy_may_learn_dev_addr(const struct policy *p, const struct owner *o)
 	return class_of(p, o->class_idx)->dev_addr;
 }
 
-/* Bytes other pools may still claim under their guaranteed minimums. */
-static uint64_t reserved_for_others(const struct policy *p, unsigned pool)
+/* Bytes other pools may still claim under their guaranteed minimums, with used[] bytes placed. */
+static uint64_t reserved_for_others(const struct policy *p, const uint64_t *used, unsigned pool)
 {
 	uint64_t sum = 0;
 	unsigned i;
 
 	for (i = 0; i < p->cfg.npools; i++) {
-		if (i != pool && p->cfg.pools[i].min > p->pool_used[i])
-			sum += p->cfg.pools[i].min - p->pool_used[i];
+		if (i != pool && p->cfg.pools[i].min > used[i])
+			sum += p->cfg.pools[i].min - used[i];
 	}
 	return sum;
 }
 
-static uint64_t used_total(const struct policy *p)
+static uint64_t used_total(const struct policy *p, const uint64_t *used)
 {
 	uint64_t sum = 0;
 	unsigned i;
 
 	for (i = 0; i < p->cfg.npools; i++)
-		sum += p->pool_used[i];
+		sum += used[i];
 	return sum;
 }
 
-static int check_pool(const struct policy *p, unsigned idx, uint64_t size, char *why, size_t cap)
+/*
+ * A request larger than what is free passes the minimums here (the allocator
+ * or the eviction plan decides); policy_check_evicted() and the check after
+ * placement (alloc.c) see it again once it fits.
+ */
+static int check_pool(const struct policy *p, const uint64_t *used, unsigned idx, uint64_t size,
+		      char *why, size_t cap)
 {
 	const struct pool_config *pool = &p->cfg.pools[idx];
-	uint64_t free_now = p->region_size - used_total(p), reserved = reserved_for_others(p, idx);
+	uint64_t free_now = p->region_size - used_total(p, used);
+	uint64_t reserved = reserved_for_others(p, used, idx);
 
-	if (pool->max && p->pool_used[idx] + size > pool->max) {
+	if (pool->max && used[idx] + size > pool->max) {
 		snprintf(why, cap,
 			 "pool '%s' is full: %.1f of its %.1f MiB maximum used, %.1f MiB asked",
-			 pool->name, MiB(p->pool_used[idx]), MiB(pool->max), MiB(size));
+			 pool->name, MiB(used[idx]), MiB(pool->max), MiB(size));
 		return -ENOSPC;
 	}
 	if (size + reserved > free_now && size <= free_now) {
@@ -134,6 +138,15 @@ int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t s
 	unsigned idx = own ? (unsigned)(own - p->cfg.pools) : 0;
 	int ret;
 
+	/*
+	 * A reload that denies the class closes its clients one by one: what the
+	 * first ones let go may retry a parked request of one not closed yet.
+	 */
+	if (k->deny) {
+		snprintf(why, cap, "clients of class '%s' may not use cmabufd (deny = yes)",
+			 k->name);
+		return -EACCES;
+	}
 	if (pool[0] && strcmp(pool, k->pool) != 0) {
 		snprintf(why, cap, "class '%s' allocates from pool '%s', not '%s'", k->name,
 			 k->pool, pool);
@@ -141,10 +154,21 @@ int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t s
 	}
 	ret = check_class(p, o, size, why, cap);
 	if (ret == 0)
-		ret = check_pool(p, idx, size, why, cap);
+		ret = check_pool(p, p->pool_used, idx, size, why, cap);
 	if (ret == 0)
 		*pool_idx = idx;
 	return ret;
+}
+
+int policy_check_evicted(const struct policy *p, unsigned pool_idx, uint64_t size,
+			 const uint64_t *freed, char *why, size_t cap)
+{
+	uint64_t used[CONFIG_MAX_POOLS];
+	unsigned i;
+
+	for (i = 0; i < CONFIG_MAX_POOLS; i++)
+		used[i] = p->pool_used[i] - freed[i];
+	return check_pool(p, used, pool_idx, size, why, cap);
 }
 
 void policy_charge(struct policy *p, struct buffer *b)

@@ -45,14 +45,22 @@ const char *policy_class_name(const struct policy *p, const struct owner *o);
  * Quotas and pool budgets, checked before any eviction and again before a
  * parked request is placed. pool: the requested pool name ("" = the class's).
  * On success stores the pool index to charge. -EDQUOT (the client's limits in
- * its class), -ENOSPC (pool maximum or others' guarantees), -EACCES (a pool
- * the class may not use), with the reason in why.
+ * its class), -ENOSPC (pool maximum or others' guarantees), -EACCES (a class
+ * that denies, a pool the class may not use), with the reason in why.
  */
 int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t size,
 		       const char *pool, unsigned *pool_idx, char *why, size_t cap);
-void policy_charge(struct policy *p, struct buffer *b);	       /* a buffer was placed */
+/*
+ * The pool budget of a request of size bytes for pool pool_idx once an eviction
+ * plan is carried out, freed[i] bytes of pool i's buffers taken back: what
+ * the request would take from other pools' minimums counts then, not before.
+ */
+int policy_check_evicted(const struct policy *p, unsigned pool_idx, uint64_t size,
+			 const uint64_t *freed, char *why, size_t cap);
+
+void policy_charge(struct policy *p, struct buffer *b);		/* a buffer was placed */
 void policy_uncharge_bytes(struct policy *p, struct buffer *b); /* its memory came back */
-void policy_forget(struct policy *p, struct buffer *b);	       /* its record is gone */
+void policy_forget(struct policy *p, struct buffer *b);		/* its record is gone */
 
 /*
  * p->cfg was replaced by a new configuration, and the owners classified

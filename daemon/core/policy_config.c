@@ -341,9 +341,12 @@ static int add_unit(struct parse_state *st, const char *key, const char *item)
 	struct class_config *cls = st->cls;
 	const char *p;
 
-	if (cls->nunits >= CONFIG_MAX_UNITS)
-		return fail(st, st->lineno, "too many units in class '%s': at most %u", cls->name,
-			    CONFIG_MAX_UNITS);
+	bool user = !strcmp(key, "user-unit");
+	unsigned *n = user ? &cls->nuser_units : &cls->nunits;
+
+	if (*n >= CONFIG_MAX_UNITS)
+		return fail(st, st->lineno, "too many %ss in class '%s': at most %u", key,
+			    cls->name, CONFIG_MAX_UNITS);
 	for (p = item; *p; p++)
 		if (!isalnum((unsigned char)*p) && !strchr(":-_.\\@", *p))
 			break;
@@ -353,7 +356,7 @@ static int add_unit(struct parse_state *st, const char *key, const char *item)
 			    "'%s = %s': expected systemd unit names ending in .service or .scope, "
 			    "at most %d characters, e.g. camera.service",
 			    key, item, CONFIG_UNIT_MAX - 1);
-	snprintf(cls->units[cls->nunits++], CONFIG_UNIT_MAX, "%s", item);
+	snprintf(user ? cls->user_units[(*n)++] : cls->units[(*n)++], CONFIG_UNIT_MAX, "%s", item);
 	return 0;
 }
 
@@ -361,7 +364,8 @@ static int set_matcher(struct parse_state *st, const char *key, const char *valu
 {
 	if (is_default_class(st))
 		return no_matchers_in_default(st, key);
-	return for_each_item(st, key, value, strcmp(key, "unit") ? add_id : add_unit);
+	return for_each_item(st, key, value,
+			     strcmp(key, "unit") && strcmp(key, "user-unit") ? add_id : add_unit);
 }
 
 static int set_class_pool(struct parse_state *st, const char *key, const char *value)
@@ -430,6 +434,7 @@ static const struct key_def key_defs[] = {
 	{SEC_CLASS, "uid", set_matcher, true},
 	{SEC_CLASS, "gid", set_matcher, true},
 	{SEC_CLASS, "unit", set_matcher, true},
+	{SEC_CLASS, "user-unit", set_matcher, true},
 	{SEC_CLASS, "pool", set_class_pool, false},
 	{SEC_CLASS, "max-bytes", set_max_bytes, false},
 	{SEC_CLASS, "max-buffers", set_max_buffers, false},
@@ -781,10 +786,17 @@ static int check_all(struct parse_state *st)
 	for (unsigned i = 0; i < c->nclasses; i++) {
 		const struct class_config *cls = &c->classes[i];
 
-		if (!cls->nuids && !cls->ngids && !cls->nunits)
+		if (!cls->nuids && !cls->ngids && !cls->nunits && !cls->nuser_units)
 			return fail(st, cls->line,
 				    "class '%s' matches no client: give it uid =, gid = or unit =",
 				    cls->name);
+		if (cls->nuser_units && (!cls->nuids || cls->ngids || cls->nunits))
+			return fail(
+				st, cls->line,
+				"class '%s': user-unit = names a unit its user chose, so it "
+				"matches only together with uid =, and not beside gid = or "
+				"unit =; give it uid = and put the others in a class of their own",
+				cls->name);
 		if (check_class_pool(st, cls, st->class_pool_line[i]))
 			return st->err;
 	}
@@ -889,27 +901,68 @@ int config_check_region(const struct config *c, uint64_t region_size, char *err,
 	return -ENOSPC;
 }
 
+static bool has_uid(const struct class_config *cls, uid_t uid)
+{
+	for (unsigned u = 0; u < cls->nuids; u++)
+		if (cls->uids[u] == uid)
+			return true;
+	return false;
+}
+
+static bool has_unit(const char (*units)[CONFIG_UNIT_MAX], unsigned n, const char *unit)
+{
+	for (unsigned u = 0; unit[0] && u < n; u++)
+		if (!strcmp(units[u], unit))
+			return true;
+	return false;
+}
+
+static bool class_matches(const struct class_config *cls, const struct peer_identity *id)
+{
+	if (cls->nuser_units) /* uid and user unit, both */
+		return has_uid(cls, id->uid) &&
+		       has_unit(cls->user_units, cls->nuser_units, id->user_unit);
+	if (has_uid(cls, id->uid))
+		return true;
+	for (unsigned g = 0; g < cls->ngids; g++) {
+		if (cls->gids[g] == id->gid)
+			return true;
+		for (unsigned s = 0; id->groups && s < id->ngroups; s++)
+			if (cls->gids[g] == id->groups[s])
+				return true;
+	}
+	return has_unit(cls->units, cls->nunits, id->unit);
+}
+
+const struct class_config *config_match_identity(const struct config *c,
+						 const struct peer_identity *id)
+{
+	for (unsigned i = 0; i < c->nclasses; i++)
+		if (class_matches(&c->classes[i], id))
+			return &c->classes[i];
+	return &c->default_class;
+}
+
 const struct class_config *config_match(const struct config *c, uid_t uid, gid_t gid,
 					const gid_t *groups, int ngroups, const char *unit)
 {
-	for (unsigned i = 0; i < c->nclasses; i++) {
-		const struct class_config *cls = &c->classes[i];
+	struct peer_identity id = {.uid = uid,
+				   .gid = gid,
+				   .groups = groups,
+				   .ngroups = groups && ngroups > 0 ? (unsigned)ngroups : 0,
+				   .unit_known = true};
 
-		for (unsigned u = 0; u < cls->nuids; u++)
-			if (cls->uids[u] == uid)
-				return cls;
-		for (unsigned g = 0; g < cls->ngids; g++) {
-			if (cls->gids[g] == gid)
-				return cls;
-			for (int s = 0; groups && s < ngroups; s++)
-				if (cls->gids[g] == groups[s])
-					return cls;
-		}
-		for (unsigned u = 0; unit && u < cls->nunits; u++)
-			if (!strcmp(cls->units[u], unit))
-				return cls;
-	}
-	return &c->default_class;
+	if (unit)
+		snprintf(id.unit, sizeof(id.unit), "%s", unit);
+	return config_match_identity(c, &id);
+}
+
+bool config_uses_units(const struct config *c)
+{
+	for (unsigned i = 0; i < c->nclasses; i++)
+		if (c->classes[i].nunits || c->classes[i].nuser_units)
+			return true;
+	return false;
 }
 
 const struct pool_config *config_pool(const struct config *c, const char *name)

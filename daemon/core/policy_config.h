@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "identity.h"
+
 #define CONFIG_NAME_MAX			   32 /* pool and class names, including the NUL */
 #define CONFIG_UNIT_MAX			   64 /* systemd unit names, including the NUL */
 #define CONFIG_MAX_POOLS		   16 /* including the pool "default" */
@@ -39,8 +41,14 @@ struct class_config {
 	unsigned nuids;
 	gid_t gids[CONFIG_MAX_IDS]; /* matched against primary and supplementary groups */
 	unsigned ngids;
-	char units[CONFIG_MAX_UNITS][CONFIG_UNIT_MAX]; /* e.g. "camera.service" */
+	char units[CONFIG_MAX_UNITS][CONFIG_UNIT_MAX]; /* system units, e.g. "camera.service" */
 	unsigned nunits;
+	/*
+	 * Units of a user's own manager (user-unit =): a user names them, so they match only
+	 * together with one of uids (a class with them has uids, and no gids or units).
+	 */
+	char user_units[CONFIG_MAX_UNITS][CONFIG_UNIT_MAX];
+	unsigned nuser_units;
 	char pool[CONFIG_NAME_MAX]; /* always names an existing pool */
 	uint64_t max_bytes;	    /* 0 = no limit */
 	uint32_t max_buffers;	    /* 0 = no limit */
@@ -108,6 +116,14 @@ int config_check_region(const struct config *c, uint64_t region_size, char *err,
  */
 const struct class_config *config_match(const struct config *c, uid_t uid, gid_t gid,
 					const gid_t *groups, int ngroups, const char *unit);
+/*
+ * The same for a whole identity: unit is its system unit (never a user's unit, whatever its
+ * name), and a class with user-unit = matches when both the uid and the user unit do.
+ */
+const struct class_config *config_match_identity(const struct config *c,
+						 const struct peer_identity *id);
+/* Whether any class matches by unit or user unit: then an unknown unit cannot be classed. */
+bool config_uses_units(const struct config *c);
 
 /* The pool called name, or NULL. */
 const struct pool_config *config_pool(const struct config *c, const char *name);

@@ -11,6 +11,7 @@
 #include "client.h"
 #include "options.h"
 #include "server.h"
+#include "hangup.h"
 #include "log.h"
 #include "protocol.h"
 
@@ -66,7 +67,7 @@ static void refuse(int fd, const char *fmt, ...)
 	if (n > 0 && send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* nothing more to tell a peer that is already gone */
 	}
-	close(fd);
+	hangup_close(fd); /* its HELLO, if already sent, must not turn the reason into a reset */
 }
 
 bool admission_accept(struct server *d, int fd)

@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "hangup.h"
+#include "hello_timer.h"
+#include "identity_take.h"
 #include "log.h"
 #include "requests.h"
 #include "scm.h"
@@ -19,48 +22,46 @@ static void on_writable(evutil_socket_t fd, short what, void *arg);
 
 static void on_deadline(evutil_socket_t fd, short what, void *arg);
 
-/* Identity comes from the kernel, never from what the client says. */
-static int read_peer(int fd, struct identity *id)
+static void free_events(struct client *c)
 {
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return -errno;
-	id->pid = cred.pid;
-	id->uid = cred.uid;
-	id->gid = cred.gid;
-	return 0;
+	hello_timer_stop(c);
+	if (c->ev_read)
+		event_free(c->ev_read);
+	if (c->ev_write)
+		event_free(c->ev_write);
+	if (c->ev_deadline)
+		event_free(c->ev_deadline);
 }
 
 int client_create(struct server *s, int fd)
 {
 	struct client *c = calloc(1, sizeof(*c));
-	struct identity id;
+	struct peer_identity id;
 
 	if (!c) {
 		close(fd);
 		return -ENOMEM;
 	}
-	memset(&id, 0, sizeof(id));
 	c->srv = s;
 	c->fd = fd;
-	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-	c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
-	c->ev_deadline = evtimer_new(s->base, on_deadline, c);
-	if (!c->ev_read || !c->ev_write || !c->ev_deadline || read_peer(fd, &id) < 0 ||
-	    event_add(c->ev_read, NULL) < 0) {
-		if (c->ev_read)
-			event_free(c->ev_read);
-		if (c->ev_write)
-			event_free(c->ev_write);
-		if (c->ev_deadline)
-			event_free(c->ev_deadline);
+	/* Identity comes from the kernel at accept, never from what the client says (identity.c). */
+	if (identity_take(fd, &id) < 0) {
 		close(fd);
 		free(c);
 		return -ENOMEM;
 	}
-	core_owner_init(&c->owner, &id, &client_door_ops, c);
+	core_owner_init(&c->owner, &id, &client_door_ops, c); /* it owns id's groups now */
+	c->ev_read = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+	c->ev_write = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+	c->ev_deadline = evtimer_new(s->base, on_deadline, c);
+	if (!c->ev_read || !c->ev_write || !c->ev_deadline || event_add(c->ev_read, NULL) < 0 ||
+	    hello_timer_start(c) < 0) {
+		free_events(c);
+		identity_release(&c->owner.id);
+		close(fd);
+		free(c);
+		return -ENOMEM;
+	}
 	core_owner_add(s->core, &c->owner);
 	TAILQ_INSERT_TAIL(&s->clients, c, link);
 	s->nclients++;
@@ -93,12 +94,9 @@ void client_destroy(struct client *c)
 		c->outq_head = (c->outq_head + 1) % CLIENT_OUTQ_MAX;
 		c->outq_len--;
 	}
-	if (c->ev_read)
-		event_free(c->ev_read);
-	if (c->ev_write)
-		event_free(c->ev_write);
-	event_free(c->ev_deadline);
-	close(c->fd);
+	free_events(c);
+	hangup_close(c->fd); /* what was sent stays readable: no reset (hangup.c) */
+	identity_release(&c->owner.id);
 	free(c);
 }
 
@@ -237,53 +235,30 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 struct datagrams {
 	struct mmsghdr mh[READ_BATCH];
 	struct iovec iov[READ_BATCH];
-	union {
-		char space[CMSG_SPACE(sizeof(int) * 8)];
-		size_t align; /* a cmsghdr's (whose flexible member cannot sit in an array) */
-	} ctl[READ_BATCH];
 	unsigned char buf[READ_BATCH][CMABUF_MSG_MAX];
-	unsigned nfds[READ_BATCH];
 };
 
-/* Closes every descriptor that came with datagram i: no request carries any. */
-static void close_passed_fds(struct datagrams *in, int i)
-{
-	struct msghdr *mh = &in->mh[i].msg_hdr;
-	struct cmsghdr *cm;
-
-	in->nfds[i] = 0;
-	for (cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		size_t j, k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		for (j = 0; j < k; j++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
-			close(fd);
-			in->nfds[i]++;
-		}
-	}
-}
-
-/* Reads what is queued, up to READ_BATCH datagrams: how many, or -1 with errno. */
+/*
+ * Reads what is queued, up to READ_BATCH datagrams: how many, or -1 with errno.
+ *
+ * No request carries a descriptor, so there is no control buffer at all: a
+ * descriptor sent anyway is never installed in the daemon (the kernel drops
+ * it and sets MSG_CTRUNC), so the daemon never close()s a client's file on
+ * the loop. Such a close can block for as long as the file's owner likes: a
+ * FUSE file's FLUSH waits for its server's answer, uninterruptibly. Kernels
+ * with SO_PASSRIGHTS refuse the descriptor at the sender already (server.c).
+ */
 static int read_datagrams(struct client *c, struct datagrams *in)
 {
 	int i, n;
 
 	for (i = 0; i < READ_BATCH; i++) {
 		in->iov[i] = (struct iovec){in->buf[i], sizeof(in->buf[i])};
-		in->mh[i].msg_hdr = (struct msghdr){.msg_iov = &in->iov[i],
-						    .msg_iovlen = 1,
-						    .msg_control = in->ctl[i].space,
-						    .msg_controllen = sizeof(in->ctl[i].space)};
+		in->mh[i].msg_hdr = (struct msghdr){.msg_iov = &in->iov[i], .msg_iovlen = 1};
 	}
 	do
-		n = recvmmsg(c->fd, in->mh, READ_BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+		n = recvmmsg(c->fd, in->mh, READ_BATCH, MSG_DONTWAIT, NULL);
 	while (n < 0 && errno == EINTR);
-	for (i = 0; i < n; i++)
-		close_passed_fds(in, i);
 	return n;
 }
 
@@ -292,14 +267,19 @@ static bool handle_datagram(struct client *c, struct datagrams *in, int i)
 {
 	struct cmabuf_msg msg;
 	size_t n = in->mh[i].msg_len;
-	int trunc = in->mh[i].msg_hdr.msg_flags & (MSG_TRUNC | MSG_CTRUNC), ret;
+	int flags = in->mh[i].msg_hdr.msg_flags, ret;
 
-	ret = trunc ? -EMSGSIZE
-		    : cmabuf_msg_decode(in->buf[i], n, in->nfds[i], CMABUF_TO_SERVER, &msg);
+	/* MSG_CTRUNC: descriptors came, which no request carries; the kernel dropped them. */
+	if (flags & MSG_TRUNC)
+		ret = -EMSGSIZE;
+	else if (flags & MSG_CTRUNC)
+		ret = -EBADMSG;
+	else
+		ret = cmabuf_msg_decode(in->buf[i], n, 0, CMABUF_TO_SERVER, &msg);
 	if (ret < 0) {
 		log_client(LOG_WARNING, c, NULL, 0,
-			   "malformed message (%s, %zu bytes, %u fds); disconnecting",
-			   strerror(-ret), n, in->nfds[i]);
+			   "malformed message (%s, %zu bytes%s); disconnecting", strerror(-ret), n,
+			   flags & MSG_CTRUNC ? ", with descriptors, which were not taken" : "");
 		client_send_error(c, 0, 0, ret, "malformed message (%s); closing the connection",
 				  strerror(-ret));
 		c->closing = true;

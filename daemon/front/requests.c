@@ -14,6 +14,7 @@
 #include "cmabuf.h"
 #include "client.h"
 #include "core.h"
+#include "identity_take.h"
 #include "inspect.h"
 #include "log.h"
 #include "policy.h"
@@ -31,6 +32,7 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 {
 	struct core *core = c->srv->core;
 	struct cmabuf_msg_hello_reply r;
+	char why[CMABUF_REASON_LEN];
 
 	if (c->greeted) {
 		client_send_error(c, m->hdr.seq, m->hdr.type, -EPROTO, "HELLO sent twice");
@@ -49,6 +51,11 @@ static int handle_hello(struct client *c, const struct cmabuf_msg *m)
 				  "unknown HELLO flags 0x%x for protocol version %u",
 				  m->u.hello.flags, CMABUF_PROTOCOL_VERSION);
 		return -EPROTO;
+	}
+	if (identity_check(&c->owner.id, &core->policy.cfg, core->policy.path, why, sizeof(why)) <
+	    0) {
+		client_send_error(c, m->hdr.seq, m->hdr.type, -EACCES, "%s", why);
+		return -EACCES;
 	}
 	if (!core_classify(core, &c->owner)) {
 		client_send_error(c, m->hdr.seq, m->hdr.type, -EACCES,
@@ -141,11 +148,15 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	return client_send(c, CMABUF_MSG_STATUS_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
 
-static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b)
+/*
+ * The offset only for those who may learn device addresses: on uio the
+ * region's base is world-readable in sysfs, and base + offset is the address.
+ */
+static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b, bool offset)
 {
 	memset(e, 0, sizeof(*e));
 	e->id = b->id;
-	e->offset = b->offset;
+	e->offset = offset ? b->offset : 0;
 	e->size = b->size;
 	e->created_ms = b->created_ms;
 	e->pid = (uint32_t)b->pid;
@@ -153,24 +164,35 @@ static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b)
 	e->flags = (b->let_go ? CMABUF_BUFFER_RELEASE_PENDING : 0) |
 		   (b->purgeable ? CMABUF_BUFFER_PURGEABLE : 0) |
 		   (b->reclaimable ? CMABUF_BUFFER_RECLAIMABLE : 0) |
-		   (b->purged ? CMABUF_BUFFER_PURGED : 0);
+		   (b->purged ? CMABUF_BUFFER_PURGED : 0) |
+		   (offset ? 0 : CMABUF_BUFFER_OFFSET_HIDDEN);
 	memcpy(e->name, b->name, sizeof(e->name));
 }
 
+/*
+ * Other users' buffers (owners, names, layout) only for the privileged; the
+ * others page through their own uid's, from the ledger's uid index, so a page
+ * costs the same however many buffers other users hold. `more` is as it always
+ * was: whether the ledger holds any buffer (anyone's) past the page's last.
+ */
 static int handle_list(struct client *c, const struct cmabuf_msg *m)
 {
+	const struct ledger *l = &c->srv->core->ledger;
+	uint64_t after = m->u.list_buffers.after_id;
 	struct cmabuf_msg out;
 	struct cmabuf_msg_buffers_reply *h = &out.u.buffers_reply.head;
-	const struct ledger *l = &c->srv->core->ledger;
-	struct buffer *b = ledger_next_after(l, m->u.list_buffers.after_id);
+	bool all = may_learn_dev_addr(c);
+	struct buffer *b =
+		all ? ledger_next_after(l, after) : ledger_uid_next_after(l, c->owner.id.uid, after);
+	struct buffer *last = NULL;
 
 	memset(h, 0, sizeof(*h));
-	/* Other users' buffers (owners, names, layout) only for the privileged. */
-	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES; b = ledger_next(l, b)) {
-		if (b->uid == c->owner.id.uid || may_learn_dev_addr(c))
-			fill_entry(&out.u.buffers_reply.entries[h->count++], b);
+	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES;
+	     b = all ? ledger_next(l, b) : ledger_uid_next(l, b)) {
+		fill_entry(&out.u.buffers_reply.entries[h->count++], b, all);
+		last = b;
 	}
-	h->more = b != NULL;
+	h->more = h->count == CMABUF_LIST_MAX_ENTRIES && ledger_next(l, last) != NULL;
 	return client_send(c, CMABUF_MSG_LIST_BUFFERS_REPLY, m->hdr.seq, &out.u,
 			   sizeof(*h) + h->count * sizeof(struct cmabuf_buffer_entry), -1);
 }

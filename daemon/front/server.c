@@ -12,9 +12,11 @@
 
 #include "admission.h"
 #include "client.h"
+#include "identity_take.h"
 #include "log.h"
 #include "options.h"
 #include "server.h"
+#include "starved.h"
 
 static int mkdir_parents(const char *path)
 {
@@ -82,16 +84,40 @@ static int bind_socket(const struct options *opt, bool *stale)
 	return fd;
 }
 
+#ifndef SO_PASSRIGHTS
+#define SO_PASSRIGHTS 83 /* Linux 6.16 */
+#endif
+
+/*
+ * No request carries a descriptor. Where the kernel can (SO_PASSRIGHTS), a
+ * client's sendmsg() with SCM_RIGHTS fails (EPERM) and nothing of the file
+ * ever reaches the daemon; connections inherit it from the listener at
+ * connect(). Elsewhere the daemon reads with no control buffer (client.c).
+ */
+static void refuse_passed_fds(const struct server *d, int fd)
+{
+	int zero = 0;
+
+	if (!d->opt->fds_reach_socket &&
+	    setsockopt(fd, SOL_SOCKET, SO_PASSRIGHTS, &zero, sizeof(zero)) < 0 &&
+	    errno != ENOPROTOOPT)
+		log_warn("cannot refuse descriptors on the socket (SO_PASSRIGHTS): %s",
+			 strerror(errno));
+}
+
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
 	struct server *d = arg;
 	int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 	if (fd < 0) {
-		if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+		if (errno == EMFILE || errno == ENFILE)
+			starved_accept(d, lfd, errno); /* never spin on the backlog (starved.c) */
+		else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
 			log_warn("accept: %s", strerror(errno));
 		return;
 	}
+	starved_over();
 	if (!admission_accept(d, fd))
 		return;
 	if (client_create(d, fd) < 0)
@@ -118,11 +144,13 @@ int server_start(struct server *d, int fd)
 		fd = bind_socket(d->opt, &d->after_crash);
 	if (fd < 0)
 		return fd;
+	refuse_passed_fds(d, fd);
+	identity_use_peer_pidfd(!d->opt->no_peer_pidfd);
 	d->listen_fd = fd;
 	d->ev_listen = event_new(d->base, fd, EV_READ | EV_PERSIST, on_accept, d);
 	if (!d->ev_listen || event_add(d->ev_listen, NULL) < 0)
 		return -ENOMEM;
-	return 0;
+	return starved_init(d);
 }
 
 void server_stop(struct server *d)
@@ -134,6 +162,7 @@ void server_stop(struct server *d)
 		d->nclients--;
 		client_destroy(c);
 	}
+	starved_fini();
 	if (d->ev_listen)
 		event_free(d->ev_listen);
 	d->ev_listen = NULL;

@@ -14,6 +14,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fuzz.h"
@@ -58,9 +59,13 @@ static void check_config(const struct config *c, uint64_t region_size)
 		check_terminated(cls->pool, sizeof(cls->pool));
 		FUZZ_CHECK(config_pool(c, cls->pool) != NULL);
 		FUZZ_CHECK(cls->nuids <= CONFIG_MAX_IDS && cls->ngids <= CONFIG_MAX_IDS);
-		FUZZ_CHECK(cls->nunits <= CONFIG_MAX_UNITS);
+		FUZZ_CHECK(cls->nunits <= CONFIG_MAX_UNITS && cls->nuser_units <= CONFIG_MAX_UNITS);
 		for (unsigned u = 0; u < cls->nunits; u++)
 			check_terminated(cls->units[u], CONFIG_UNIT_MAX);
+		for (unsigned u = 0; u < cls->nuser_units; u++)
+			check_terminated(cls->user_units[u], CONFIG_UNIT_MAX);
+		/* A user's own unit name counts only with its uid. */
+		FUZZ_CHECK(!cls->nuser_units || (cls->nuids && !cls->ngids && !cls->nunits));
 		FUZZ_CHECK(cls->priority >= CONFIG_PRIORITY_MIN &&
 			   cls->priority <= CONFIG_PRIORITY_MAX);
 		/* Only the default class may match nobody: it is the fallback. */
@@ -71,7 +76,16 @@ static void check_config(const struct config *c, uint64_t region_size)
 		const struct class_config *m;
 
 		/* A class's own first matcher finds it or an earlier class: first match wins. */
-		if (cls->nunits)
+		if (cls->nuser_units) {
+			struct peer_identity id = {.uid = cls->uids[0], .gid = (gid_t)-2};
+
+			snprintf(id.user_unit, sizeof(id.user_unit), "%s", cls->user_units[0]);
+			m = config_match_identity(c, &id);
+			/* and never by the uid alone, nor by the same name as a system unit */
+			FUZZ_CHECK(config_match(c, cls->uids[0], (gid_t)-2, NULL, 0, NULL) != cls);
+			FUZZ_CHECK(config_match(c, cls->uids[0], (gid_t)-2, NULL, 0,
+						cls->user_units[0]) != cls);
+		} else if (cls->nunits)
 			m = config_match(c, (uid_t)-2, (gid_t)-2, NULL, 0, cls->units[0]);
 		else if (cls->nuids)
 			m = config_match(c, cls->uids[0], (gid_t)-2, NULL, 0, NULL);

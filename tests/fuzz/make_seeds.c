@@ -422,6 +422,9 @@ static const struct {
 	 "[pool camera]\nmin = 16M\n\n[class camera]\nuid = 65534\npool = camera\n"},
 	{"policy-dev-addr", "[class trusted]\nuid = 0\ndev-addr = yes\n"},
 	{"policy-deny", "[class default]\ndeny = yes\n"},
+	{"policy-user-unit",
+	 "[class cam]\nunit = camera.service\n[class mine]\nuid = 1000\nuser-unit = "
+	 "camera.service, viewer.service\ndev-addr = yes\n"},
 	{"policy-priority", "[class camera]\nuid = 0\npriority = 10\n"},
 	{"policy-minimums", "[pool camera]\nmin = 64M\n\n[pool isp]\nmin = 64M\n"},
 	{"min-over-region", "[pool a]\nmin = 200M\n[pool b]\nmin = 100M\n"},
@@ -442,6 +445,8 @@ static const struct {
 	{"err-uid-range", "[class a]\nuid = 4294967295\n"},
 	{"err-empty-item", "[class a]\nuid = 0,,1\n"},
 	{"err-unit", "[class a]\nunit = camera\n"},
+	{"err-user-unit-alone", "[class a]\nuser-unit = camera.service\n"},
+	{"err-user-unit-gid", "[class a]\nuid = 1\ngid = 2\nuser-unit = camera.service\n"},
 	{"err-unknown-user", "[class a]\nuid = root, no-such-user-cmabuf\n"},
 	{"err-unknown-group", "[class a]\n\ngid = no-such-group-cmabuf\n"},
 	{"err-undefined-pool", "[pool camera]\n[class a]\nuid = 1\npool = camra\n"},
@@ -472,6 +477,38 @@ static void config_seeds(const char *example)
 	}
 }
 
+/* ---- model --------------------------------------------------------------------------- */
+
+/*
+ * The model driver reads its choices from the input: any bytes make a run. Seeds of
+ * a few lengths from a fixed generator (splitmix64), so every kind of step is reached
+ * from the start; libFuzzer finds the rest.
+ */
+static void model_seeds(void)
+{
+	static const size_t lens[] = {16,   200,  1000, 2500, 4096, 4096, 4096, 4096,
+				      4096, 4096, 4096, 4096, 4096, 4096, 4096, 4096};
+	static uint8_t buf[4096];
+	uint64_t x = 0x6d6f64656cull; /* "model" */
+
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		char name[32];
+
+		for (size_t j = 0; j < lens[i]; j++) {
+			uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+
+			z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+			z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+			buf[j] = (uint8_t)(z ^ (z >> 31));
+		}
+		if (i < 5) /* the first five, as they were */
+			snprintf(name, sizeof(name), "random-%zu", lens[i]);
+		else
+			snprintf(name, sizeof(name), "random-%zu-%zu", lens[i], i - 4);
+		write_seed("model", name, buf, lens[i]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc != 3) {
@@ -482,5 +519,6 @@ int main(int argc, char **argv)
 	codec_seeds();
 	image_seeds();
 	config_seeds(argv[2]);
+	model_seeds();
 	return 0;
 }

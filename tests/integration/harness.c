@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,12 @@ static void exec_daemon(const struct test_daemon *td, const char *const *extra)
 	while (extra && *extra && n < 31)
 		argv[n++] = *extra++;
 	argv[n] = NULL;
+	if (td->log[0]) {
+		int log = open(td->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+		if (log < 0 || dup2(log, 2) < 0)
+			_exit(126);
+	}
 	/*
 	 * Users start cmabufd with 0-2 only (systemd, a shell). A test's own
 	 * descriptors (a pipe, a buffer, a client socket) held by the daemon too
@@ -104,6 +111,33 @@ int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *
 	return spawn(td, extra);
 }
 
+int test_daemon_start_logged(struct test_daemon *td, uint64_t region_size, const char *const *extra)
+{
+	memset(td, 0, sizeof(*td));
+	strcpy(td->dir, "/tmp/cmabuf-test-XXXXXX");
+	if (!mkdtemp(td->dir))
+		return -errno;
+	chmod(td->dir, 0755);
+	snprintf(td->socket, sizeof(td->socket), "%s/cmabufd.sock", td->dir);
+	snprintf(td->log, sizeof(td->log), "%s/cmabufd.log", td->dir);
+	td->region_size = region_size;
+	return spawn(td, extra);
+}
+
+int test_daemon_log_lines(const struct test_daemon *td, const char *text)
+{
+	char line[2048];
+	int n = 0;
+	FILE *f = fopen(td->log, "r");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		n += !text || strstr(line, text) != NULL;
+	fclose(f);
+	return n;
+}
+
 int test_daemon_crash_and_restart(struct test_daemon *td, const char *const *extra)
 {
 	if (kill(td->pid, SIGKILL) < 0 || waitpid(td->pid, NULL, 0) != td->pid)
@@ -123,6 +157,8 @@ int test_daemon_stop(struct test_daemon *td)
 		td->pid = 0;
 	}
 	unlink(td->socket);
+	if (td->log[0])
+		unlink(td->log);
 	rmdir(td->dir);
 	if (status == -1 || !WIFEXITED(status))
 		return -1;

@@ -18,10 +18,16 @@ struct test_daemon {
 	char dir[64];
 	char socket[128];
 	uint64_t region_size;
+	char log[160]; /* "" or where the daemon's stderr goes (test_daemon_start_logged) */
 };
 
 /* Starts cmabufd with the given memfd region size plus extra arguments (NULL-terminated). */
 int test_daemon_start(struct test_daemon *td, uint64_t region_size, const char *const *extra);
+/* The same, with the daemon's stderr in td->log (in td's directory, removed by stop). */
+int test_daemon_start_logged(struct test_daemon *td, uint64_t region_size,
+			     const char *const *extra);
+/* Lines in td->log containing text (all lines for NULL), or a negative errno. */
+int test_daemon_log_lines(const struct test_daemon *td, const char *text);
 /* kill -9, then a new daemon with the same options on the same socket. */
 int test_daemon_crash_and_restart(struct test_daemon *td, const char *const *extra);
 /* SIGTERM, and the exit status must be 0. Returns the exit status or -1. */

@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -536,6 +537,80 @@ static void cannot_free_another_clients_buffer(void **state)
 	cmabuf_disconnect(owner);
 }
 
+/* FREE of a buffer already freed: no such buffer, and nothing counted twice. */
+static void a_buffer_freed_twice_is_missing_the_second_time(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf_msg_alloc a = {.size = 65536};
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_msg_free f;
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+	int fd = -1; /* held here: the buffer's release waits for it */
+
+	assert_int_equal(cmabuf_conn_open(&c, td->socket), 0);
+	assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_ALLOC, &a, sizeof(a), &r, &fd), 0);
+	assert_true(fd >= 0);
+	f.id = r.u.alloc_reply.id;
+	assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_FREE, &f, sizeof(f), &r, NULL), 0);
+	assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_FREE, &f, sizeof(f), &r, NULL),
+			 -ENOENT);
+	assert_non_null(strstr(c.last_error, "no buffer"));
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.buffers, 1);
+	assert_int_equal(st.pending_release, 65536); /* once */
+	close(fd);
+	cmabuf_conn_close(&c);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.pending_release, 0);
+}
+
+/* The library's destructors take NULL, as its contract says: no crash, no error. */
+static void destructors_take_null(void **state)
+{
+	assert_int_equal(cmabuf_free(NULL), 0);
+	cmabuf_disconnect(NULL);
+	assert_null(cmabuf_map(NULL));
+}
+
+/* A second HELLO on a connection is a protocol error, with its reason. */
+static void hello_twice_is_refused(void **state)
+{
+	struct test_daemon *td = *state;
+	struct cmabuf_msg_hello h = {.version = CMABUF_PROTOCOL_VERSION};
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+
+	assert_int_equal(cmabuf_conn_open(&c, td->socket), 0);
+	assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_HELLO, &h, sizeof(h), &r, NULL),
+			 -EPROTO);
+	assert_non_null(strstr(c.last_error, "HELLO sent twice"));
+	cmabuf_conn_close(&c);
+}
+
+/* --max-clients N: exactly N connections, and the next one told why. */
+static void max_clients_admits_exactly_that_many(void **state)
+{
+	const char *const extra[] = {"--max-clients=3", NULL};
+	struct test_daemon td;
+	struct cmabuf *cb[4] = {NULL};
+	int i;
+
+	assert_int_equal(test_daemon_start(&td, MEMFD_REGION, extra), 0);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(cmabuf_connect(td.socket, &cb[i]), 0);
+	assert_int_equal(cmabuf_connect(td.socket, &cb[3]), -EUSERS);
+	assert_null(cb[3]);
+	cmabuf_disconnect(cb[0]);
+	for (i = 0; i < 500 && cmabuf_connect(td.socket, &cb[0]) == -EUSERS; i++)
+		usleep(10000); /* until the daemon has seen the hang-up */
+	assert_non_null(cb[0]);
+	for (i = 0; i < 3; i++)
+		cmabuf_disconnect(cb[i]);
+	assert_int_equal(test_daemon_stop(&td), 0);
+}
+
 static void disconnect_with_live_buffers_keeps_handles_usable(void **state)
 {
 	struct test_daemon *td = *state;
@@ -565,6 +640,62 @@ static void disconnect_with_live_buffers_keeps_handles_usable(void **state)
 	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
 }
 
+/*
+ * Issue 14 item 14: a --region-size that is not a page multiple is rounded
+ * down once, at startup, and that one value is what HELLO and STATUS report
+ * and what the size check uses. Before, STATUS reported the unrounded size
+ * (used + free + zeroing fell short of it), and a request between the two
+ * sizes passed the check only to fail placement.
+ */
+static int setup_odd_region(void **state)
+{
+	static struct test_daemon td;
+
+	if (test_daemon_start(&td, MEMFD_REGION + 100, NULL) < 0)
+		return -1;
+	*state = &td;
+	return 0;
+}
+
+static void region_size_is_rounded_down_to_the_page_everywhere(void **state)
+{
+	const char *backend = getenv("CMABUF_TEST_BACKEND");
+	bool memfd = !backend || !*backend || strcmp(backend, "memfd") == 0;
+	uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_alloc_desc d = {.name = "whole"};
+	struct cmabuf_buffer *b = NULL;
+	struct test_daemon *td = *state;
+	struct cmabuf *cb;
+
+	/* HELLO's region size: the page multiple below what was asked for. */
+	if (memfd)
+		assert_int_equal(td->region_size, MEMFD_REGION);
+	assert_int_equal(td->region_size % page, 0);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0); /* uio: nothing left to zero */
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.region_size, td->region_size);
+	assert_int_equal(st.used + st.free + st.zeroing, st.region_size);
+
+	cb = connect_or_fail(td);
+	/* One byte more than the region: refused as too large, not left to placement. */
+	d.size = td->region_size + 1;
+	assert_int_equal(cmabuf_alloc(cb, &d, &b), -EINVAL);
+	assert_non_null(strstr(cmabuf_last_error(cb), "larger than the whole region"));
+	/* The whole region fits exactly, and the books balance. */
+	d.size = td->region_size;
+	assert_int_equal(cmabuf_alloc(cb, &d, &b), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.used, st.region_size);
+	assert_int_equal(st.free, 0);
+	assert_int_equal(st.used + st.free + st.zeroing, st.region_size);
+	cmabuf_free(b);
+	cmabuf_disconnect(cb);
+	assert_int_equal(test_daemon_wait_buffers(td, 0), 0);
+	assert_int_equal(test_daemon_status(td, &st), 0);
+	assert_int_equal(st.used + st.free + st.zeroing, st.region_size);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -585,6 +716,12 @@ int main(void)
 		cmocka_unit_test(daemon_drops_to_its_user),
 		T(socket_permissions_decide_who_connects),
 		T(disconnect_with_live_buffers_keeps_handles_usable),
+		T(a_buffer_freed_twice_is_missing_the_second_time),
+		T(hello_twice_is_refused),
+		cmocka_unit_test(destructors_take_null),
+		cmocka_unit_test(max_clients_admits_exactly_that_many),
+		cmocka_unit_test_setup_teardown(region_size_is_rounded_down_to_the_page_everywhere,
+						setup_odd_region, teardown),
 #undef T
 	};
 

@@ -5,6 +5,7 @@
  * contiguous window wins, and the holder learns its buffer was purged.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -12,7 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,29 +85,38 @@ static bool was_purged(struct fixture *f, int i)
 	return purged;
 }
 
-/*
- * What the holder of a purged buffer sees: on memfd the dropped pages read
- * back as zeros; on the stub the mapping was zapped and a touch is SIGBUS.
- */
-static bool contents_gone(struct fixture *f, int i)
+/* 1 if touching (writing when write, else reading) every page of p faults with SIGBUS. */
+static bool touch_faults(volatile uint8_t *p, uint64_t size, bool write)
 {
-	struct cmabuf_msg_status_reply st;
-	volatile uint32_t *p = cmabuf_map(f->slot[i]);
 	int status;
-	pid_t pid;
+	pid_t pid = fork();
 
-	assert_int_equal(test_daemon_status(&f->td, &st), 0);
-	if (strcmp(st.backend, "uio") != 0)
-		return p[0] == 0 && p[SLOT / 8 - 1] == 0;
-	pid = fork();
+	assert_true(pid >= 0);
 	if (pid == 0) {
+		uint64_t off;
+
 		/* cmocka's handler would catch the fault and run the suite on in this child */
 		signal(SIGBUS, SIG_DFL);
-		(void)p[0];
+		for (off = 0; off < size; off += 4096) {
+			if (write)
+				p[off] = 0xa5;
+			else
+				(void)p[off];
+		}
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS;
+}
+
+/*
+ * What the holder of a purged buffer sees, on either backend: the mapping is
+ * gone and a touch is SIGBUS (memfd: the file was cut to 0 bytes; the stub:
+ * the mapping was zapped).
+ */
+static bool contents_gone(struct fixture *f, int i)
+{
+	return touch_faults(cmabuf_map(f->slot[i]), SLOT, false);
 }
 
 static int ask(struct fixture *f, uint64_t size, struct cmabuf_buffer **out)
@@ -204,6 +217,27 @@ static void a_buffer_pinned_again_is_not_purged(void **state)
 	assert_int_equal(pattern_check(cmabuf_map(f->slot[3]), SLOT, 100 + 3), 0);
 }
 
+/* Purgeable, then freed while another process holds it: no longer the daemon's to take. */
+static void a_freed_buffer_still_held_is_not_purged(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_buffer *big = NULL;
+	int held = dup(cmabuf_buffer_fd(f->slot[4]));
+	void *p = mmap(NULL, SLOT, PROT_READ, MAP_SHARED, held, 0); /* ours, past the free */
+
+	assert_true(held >= 0);
+	assert_true(p != MAP_FAILED);
+	make_purgeable(f, 4);
+	assert_int_equal(cmabuf_free(f->slot[4]), 0); /* our mapping and descriptor stay */
+	f->slot[4] = NULL;
+	assert_int_equal(ask(f, SLOT, &big), -ENOMEM);
+	assert_null(big);
+	assert_non_null(strstr(cmabuf_last_error(f->asker), "eviction blocked by"));
+	assert_int_equal(pattern_check(p, SLOT, 100 + 4), 0); /* its memory is still there */
+	munmap(p, SLOT);
+	close(held);
+}
+
 static void purged_buffer_can_still_be_freed_and_space_reused(void **state)
 {
 	struct fixture *f = *state;
@@ -223,6 +257,54 @@ static void purged_buffer_can_still_be_freed_and_space_reused(void **state)
 	cmabuf_free(again);
 }
 
+/*
+ * Issue 14 item 11: a purged buffer's holder must not get its pages back by
+ * writing. Before the fix the memfd backend only punched the pages out, and
+ * the holder's writes (mapping, write(), fallocate()) brought them back: memory
+ * the daemon counted as free while the holder kept it, without bound.
+ */
+static void purged_memory_cannot_be_written_back(void **state)
+{
+	struct fixture *f = *state;
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_buffer *big;
+	static char page[4096];
+	struct stat sb;
+	int fd = cmabuf_buffer_fd(f->slot[4]);
+
+	make_purgeable(f, 4);
+	assert_int_equal(ask(f, SLOT, &big), 0);
+	assert_true(was_purged(f, 4));
+	/* Every page of the old mapping, written: the first write faults. */
+	assert_true(touch_faults(cmabuf_map(f->slot[4]), SLOT, true));
+	assert_int_equal(test_daemon_status(&f->td, &st), 0);
+	if (strcmp(st.backend, "memfd") == 0) {
+		/* Nor through the descriptor: write(), fallocate() and growing all refused. */
+		memset(page, 0x5a, sizeof(page));
+		assert_int_equal(pwrite(fd, page, sizeof(page), 0), -1);
+		assert_int_equal(errno, EPERM);
+		assert_int_equal(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, (off_t)SLOT), -1);
+		assert_int_equal(errno, EPERM);
+		assert_int_equal(ftruncate(fd, (off_t)SLOT), -1);
+		assert_int_equal(errno, EPERM);
+		/* And a new writable mapping of it holds no page either. */
+		{
+			void *again = mmap(NULL, SLOT, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+			assert_true(again != MAP_FAILED);
+			assert_true(touch_faults(again, SLOT, true));
+			munmap(again, SLOT);
+		}
+		/* The file holds no memory at all, whatever the holder tried. */
+		assert_int_equal(fstat(fd, &sb), 0);
+		assert_int_equal(sb.st_blocks, 0);
+		assert_int_equal(sb.st_size, 0);
+	}
+	/* The region is full as the daemon says: no room was made out of the holder's pages. */
+	assert_int_equal(st.used, f->td.region_size);
+	cmabuf_free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,7 +314,9 @@ int main(void)
 		T(least_recently_used_window_is_taken),
 		T(least_recently_used_window_is_taken_lower_in_the_region_too),
 		T(a_buffer_pinned_again_is_not_purged),
+		T(a_freed_buffer_still_held_is_not_purged),
 		T(purged_buffer_can_still_be_freed_and_space_reused),
+		T(purged_memory_cannot_be_written_back),
 #undef T
 	};
 

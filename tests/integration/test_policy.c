@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "cmabuf.h"
+#include "connection.h"
 #include "harness.h"
 
 #define NOBODY 65534
@@ -281,6 +282,26 @@ static void pool_minimum_is_honoured_under_pressure(void **state)
 	stop(f);
 }
 
+/* The one buffer this connection's uid has in LIST_BUFFERS (asked on a connection of its own). */
+static struct cmabuf_buffer_entry listed_buffer(struct fixture *f)
+{
+	struct cmabuf_msg_list_buffers req = {0};
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+
+	assert_int_equal(cmabuf_conn_open(&c, f->td.socket), 0);
+	assert_int_equal(
+		cmabuf_conn_request(&c, CMABUF_MSG_LIST_BUFFERS, &req, sizeof(req), &r, NULL), 0);
+	cmabuf_conn_close(&c);
+	assert_int_equal(r.u.buffers_reply.head.count, 1);
+	return r.u.buffers_reply.entries[0];
+}
+
+/*
+ * Device addresses, and the region offsets LIST_BUFFERS would otherwise give
+ * (on uio the region's base is world-readable in sysfs, and base + offset is
+ * the address): only for a class granted dev-addr.
+ */
 static void device_addresses_only_for_granted_classes(void **state)
 {
 	struct fixture *f = start("[class trusted]\nuid = 0\ndev-addr = yes\n", 16 * MB);
@@ -288,8 +309,15 @@ static void device_addresses_only_for_granted_classes(void **state)
 	struct cmabuf_buffer *b;
 	uint64_t addr;
 
+	struct cmabuf_msg_status_reply st;
+	struct cmabuf_buffer_entry e;
+
 	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
 	assert_int_equal(cmabuf_buffer_dev_addr(b, &addr), 0);
+	assert_int_equal(test_daemon_status(&f->td, &st), 0);
+	e = listed_buffer(f);
+	assert_int_equal(e.offset, addr - st.region_base);
+	assert_int_equal(e.flags & CMABUF_BUFFER_OFFSET_HIDDEN, 0);
 	cmabuf_free(b);
 	cmabuf_disconnect(cb);
 	/* Rewrite: root falls to the default class, which may not learn addresses. */
@@ -298,6 +326,12 @@ static void device_addresses_only_for_granted_classes(void **state)
 	cb = connect_ok(f);
 	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
 	assert_int_equal(cmabuf_buffer_dev_addr(b, &addr), -EPERM);
+	/* A small request is placed at the top: its real offset is not 0, yet 0 is listed. */
+	e = listed_buffer(f);
+	assert_int_equal(e.id, cmabuf_buffer_id(b));
+	assert_int_equal(e.offset, 0);
+	assert_int_equal(e.flags & CMABUF_BUFFER_OFFSET_HIDDEN, CMABUF_BUFFER_OFFSET_HIDDEN);
+	assert_int_equal(e.size, 4096);
 	cmabuf_free(b);
 	cmabuf_disconnect(cb);
 	stop(f);
@@ -321,6 +355,7 @@ struct holder_args {
 	bool request_first; /* let events arrive, then make a request before polling */
 	unsigned asked;	    /* reclaim requests seen */
 	uint32_t flags;	    /* of its buffers: reclaimable, or 0 (pinned) */
+	bool expect_asked;  /* whether the daemon must ask for them back */
 };
 
 /* Fills the region with eight reclaimable buffers and answers reclaim requests (or not). */
@@ -368,14 +403,21 @@ static int reclaimable_holder(const char *socket, void *arg)
 		if (p[0].revents && cmabuf_dispatch(cb) < 0)
 			return 6;
 	}
-	/* The daemon asked for reclaimable buffers back, and never for pinned ones. */
-	return (h->asked > 0) == (h->flags == CMABUF_ALLOC_RECLAIMABLE) ? 0 : 7;
+	/* Asked back exactly when it had to be: reclaimable, of a lower priority. */
+	return (h->asked > 0) == h->expect_asked ? 0 : 7;
 }
 
-static void reclaim_from(uint32_t flags, bool cooperative, bool request_first)
+static void reclaim_from(uint32_t flags, int priority, bool cooperative, bool request_first)
 {
-	struct fixture *f = start("[class camera]\nuid = 0\npriority = 10\n", 64 * MB);
-	struct holder_args h = {cooperative, -1, -1, f->td.region_size, request_first, 0, flags};
+	char conf[64];
+	struct fixture *f;
+	struct holder_args h;
+	bool lower = priority > 0; /* the holder is in the default class, priority 0 */
+
+	snprintf(conf, sizeof(conf), "[class camera]\nuid = 0\npriority = %d\n", priority);
+	f = start(conf, 64 * MB);
+	h = (struct holder_args){cooperative, -1, -1, f->td.region_size, request_first, 0, flags,
+				 lower && flags == CMABUF_ALLOC_RECLAIMABLE};
 	struct cmabuf *cb = connect_ok(f);
 	struct cmabuf_buffer *big = NULL;
 	int ready[2], quit[2], ret, status;
@@ -397,6 +439,9 @@ static void reclaim_from(uint32_t flags, bool cooperative, bool request_first)
 	if (flags != CMABUF_ALLOC_RECLAIMABLE) { /* a lower priority's pinned buffers stay */
 		assert_int_equal(ret, -ENOMEM);
 		assert_non_null(strstr(cmabuf_last_error(cb), "eviction blocked by pinned buffer"));
+	} else if (!lower) { /* an equal priority's reclaimable ones too */
+		assert_int_equal(ret, -ENOMEM);
+		assert_non_null(strstr(cmabuf_last_error(cb), "reclaimable, equal or higher priority"));
 	} else if (cooperative) {
 		assert_int_equal(ret, 0);
 		cmabuf_free(big);
@@ -418,7 +463,7 @@ static void reclaim_from(uint32_t flags, bool cooperative, bool request_first)
 
 static void reclaim(bool cooperative, bool request_first)
 {
-	reclaim_from(CMABUF_ALLOC_RECLAIMABLE, cooperative, request_first);
+	reclaim_from(CMABUF_ALLOC_RECLAIMABLE, 10, cooperative, request_first);
 }
 
 static void reclaim_honoured_by_a_cooperative_holder(void **state)
@@ -428,7 +473,12 @@ static void reclaim_honoured_by_a_cooperative_holder(void **state)
 
 static void pinned_buffers_of_a_lower_priority_are_not_reclaimed(void **state)
 {
-	reclaim_from(0, true, false);
+	reclaim_from(0, 10, true, false);
+}
+
+static void reclaimable_buffers_of_an_equal_priority_are_not_reclaimed(void **state)
+{
+	reclaim_from(CMABUF_ALLOC_RECLAIMABLE, 0, true, false);
 }
 
 /* Regression: events queued by the library during a request must still wake the poller. */
@@ -464,6 +514,8 @@ static void sighup_applies_new_limits_and_keeps_buffers(void **state)
 	assert_non_null(strstr(cmabuf_last_error(cb), "max-buffers"));
 	cmabuf_free(c);
 	cmabuf_free(b);
+	/* Freed buffers count until released: on the stub that is the kernel's event, later. */
+	assert_int_equal(test_daemon_wait_buffers(&f->td, 1), 0);
 	assert_int_equal(alloc(cb, 4096, 0, &b), 0);
 	cmabuf_free(b);
 	cmabuf_free(a);
@@ -509,6 +561,8 @@ int main(void)
 		cmocka_unit_test_teardown(denied_class_is_refused_at_connect, cleanup),
 		cmocka_unit_test_teardown(reclaim_honoured_by_a_cooperative_holder, cleanup),
 		cmocka_unit_test_teardown(pinned_buffers_of_a_lower_priority_are_not_reclaimed,
+					  cleanup),
+		cmocka_unit_test_teardown(reclaimable_buffers_of_an_equal_priority_are_not_reclaimed,
 					  cleanup),
 		cmocka_unit_test_teardown(reclaim_read_during_a_request_still_wakes_the_holder,
 					  cleanup),

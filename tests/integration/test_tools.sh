@@ -66,8 +66,40 @@ refusals=$(grep -c "allocation refused: size 0" "$dir/log" || true)
 
 kill -TERM "$pid"
 wait "$pid" || fail "cmabufd did not exit cleanly on SIGTERM"
-grep -q "40 more messages about this client were suppressed" "$dir/log" ||
+grep -q "40 more messages about uid $(id -u) were suppressed" "$dir/log" ||
 	fail "the suppressed refusals were not counted: $(tail -n 3 "$dir/log")"
 pid=
 [ ! -e "$sock" ] || fail "cmabufd left its socket behind"
+
+# A client whose class may not learn device addresses is not shown offsets: root here, since
+# the configuration grants dev-addr to uid 1 only. A raw client holds one buffer meanwhile.
+printf '[class trusted]\nuid = 1\ndev-addr = yes\n' >"$dir/conf"
+"$cmabufd" --backend=memfd --socket="$sock" --region-size=32M --config="$dir/conf" 2>"$dir/log2" &
+pid=$!
+i=0
+until "$ctl" --socket="$sock" status >/dev/null 2>&1; do
+	i=$((i + 1)); [ $i -lt 250 ] || fail "cmabufd did not come up: $(cat "$dir/log2")"; sleep 0.02
+done
+python3 - "$sock" "$ctl" <<'PY' || fail "offsets were shown to a client without dev-addr"
+import json, socket, struct, subprocess, sys
+sock, ctl = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sock)
+def msg(t, seq, payload):
+    return struct.pack("=HHIII", t, 0, len(payload), seq, 0) + payload
+s.send(msg(1, 1, struct.pack("=II", 1, 0)))             # HELLO
+s.recv(4096)
+s.send(msg(4, 2, struct.pack("=QQII32s64s", 4096, 0, 0, 0, b"", b"kept")))  # ALLOC 4 KiB
+s.recvmsg(4096, socket.CMSG_SPACE(4))                     # the reply, with its descriptor
+text = subprocess.run([ctl, "--socket=" + sock, "buffers"], capture_output=True, text=True,
+                      check=True).stdout
+row = [l for l in text.splitlines() if "kept" in l]
+assert len(row) == 1 and "(hidden)" in row[0] and "0x" not in row[0], text
+listed = json.loads(subprocess.run([ctl, "--socket=" + sock, "--json", "buffers"],
+                                   capture_output=True, text=True, check=True).stdout)
+assert len(listed) == 1 and listed[0]["offset"] is None, listed
+PY
+kill -TERM "$pid"
+wait "$pid" || fail "cmabufd did not exit cleanly on SIGTERM"
+pid=
 echo "ok"

@@ -947,6 +947,44 @@ static void test_for_each_free_order(void **state)
 	allocator_destroy(a);
 }
 
+/*
+ * allocator_for_each_free_from: exactly the extents of the full walk that
+ * start at or after the offset, from any offset (an extent's start, inside
+ * one, between two, past the last), in a fragmented region.
+ */
+static void test_for_each_free_from(void **state)
+{
+	struct allocator *a = allocator_new(REGION, PAGE);
+	static struct extents all, from;
+	uint64_t o, starts[] = {0, PAGE, 3 * PAGE + 1, REGION / 2, REGION - PAGE, REGION};
+	uint32_t i, j, k;
+
+	(void)state;
+	assert_non_null(a);
+	for (o = 0; o < 2048 * PAGE; o += PAGE) /* the first 8 MiB: every other page free */
+		if ((o / PAGE) % 2)
+			assert_int_equal(allocator_reserve(a, o, PAGE), 0);
+	collect(a, &all);
+	assert_true(all.n > 100);
+	for (i = 0; i < sizeof(starts) / sizeof(starts[0]) + all.n; i++) {
+		uint64_t start =
+			i < sizeof(starts) / sizeof(starts[0])
+				? starts[i]
+				: all.off[i - sizeof(starts) / sizeof(starts[0])] + (i % 3);
+
+		from.n = 0;
+		assert_int_equal(allocator_for_each_free_from(a, start, collect_cb, &from), 0);
+		for (j = 0; j < all.n && all.off[j] < start; j++)
+			;
+		assert_int_equal(from.n, all.n - j);
+		for (k = 0; k < from.n; k++, j++) {
+			assert_int_equal(from.off[k], all.off[j]);
+			assert_int_equal(from.size[k], all.size[j]);
+		}
+	}
+	allocator_destroy(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -968,6 +1006,7 @@ int main(void)
 		cmocka_unit_test(test_aligned_fallback_smallest),
 		cmocka_unit_test(test_invalid_input),
 		cmocka_unit_test(test_for_each_free_order),
+		cmocka_unit_test(test_for_each_free_from),
 		cmocka_unit_test(test_coalesce_after_free_all),
 		cmocka_unit_test(test_random_model),
 	};

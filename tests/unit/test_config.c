@@ -428,7 +428,8 @@ static void test_error_unknown_section_and_key(void **state)
 	FAILS_AT("[pool camera]\nmin = 1M\nsize = 4M\n", 0, 3, "unknown key 'size'",
 		 "[pool camera]", "valid keys: min, max");
 	FAILS_AT("[class a]\nuid = 1\nprio = 5\n", 0, 3, "unknown key 'prio'",
-		 "uid, gid, unit, pool, max-bytes, max-buffers, priority, dev-addr, deny");
+		 "uid, gid, unit, user-unit, pool, max-bytes, max-buffers, priority, dev-addr, "
+		 "deny");
 	FAILS_AT("[daemon]\ndeadline = 2s\n", 0, 2, "unknown key 'deadline'",
 		 "valid keys: reclaim-deadline");
 	FAILS_AT("min = 1M\n", 0, 1, "'min' is outside any section");
@@ -691,6 +692,56 @@ static void test_match_default_deny(void **state)
 	assert_ptr_equal(m, &c.default_class);
 }
 
+/*
+ * A user names its own units (systemd-run --user --unit=camera.service): such a unit is never
+ * a system unit, whatever its name, and user-unit = counts only together with the uid.
+ */
+static void test_match_user_unit(void **state)
+{
+	struct peer_identity sys = {
+		.uid = 1234, .gid = 1234, .unit = "camera.service", .unit_known = true};
+	struct peer_identity user = {.uid = 1234,
+				     .gid = 1234,
+				     .unit = "user@1234.service",
+				     .user_unit = "camera.service",
+				     .unit_known = true};
+	struct peer_identity other = user;
+	const struct class_config *m;
+	struct config c;
+
+	(void)state;
+	assert_int_equal(load("[class cam]\nunit = camera.service\ndev-addr = yes\n"
+			      "[class mine]\nuid = 1234\nuser-unit = camera.service, "
+			      "viewer.service\n",
+			      0, &c),
+			 0);
+	assert_true(config_uses_units(&c));
+	m = config_match_identity(&c, &sys);
+	assert_string_equal(m->name, "cam");
+	m = config_match_identity(&c, &user);
+	assert_string_equal(m->name, "mine");
+	other.uid = 4321; /* the same unit name in another user's manager */
+	m = config_match_identity(&c, &other);
+	assert_ptr_equal(m, &c.default_class);
+	other = user; /* the uid alone is not enough */
+	other.user_unit[0] = '\0';
+	m = config_match_identity(&c, &other);
+	assert_ptr_equal(m, &c.default_class);
+	assert_int_equal(c.classes[1].nuser_units, 2);
+	assert_string_equal(c.classes[1].user_units[1], "viewer.service");
+
+	FAILS_AT("[class a]\nuser-unit = camera.service\n", 0, 1, "class 'a'",
+		 "only together with uid =");
+	FAILS_AT("[class a]\nuid = 1\ngid = 2\nuser-unit = camera.service\n", 0, 1,
+		 "not beside gid = or unit =");
+	FAILS_AT("[class a]\nuid = 1\nunit = b.service\nuser-unit = camera.service\n", 0, 1,
+		 "not beside gid = or unit =");
+	FAILS_AT("[class a]\nuid = 1\nuser-unit = camera\n", 0, 3, "'user-unit = camera'",
+		 "ending in .service or .scope");
+	assert_int_equal(load("[class a]\nuid = 1\n", 0, &c), 0);
+	assert_false(config_uses_units(&c));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +768,7 @@ int main(void)
 		cmocka_unit_test(test_error_first_one_wins),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_match_default_deny),
+		cmocka_unit_test(test_match_user_unit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,7 +41,7 @@ static void start(struct core *c, uint64_t region, const char *conf, bool zeroin
 
 static void join(struct core *c, struct owner *o, uid_t uid)
 {
-	struct identity id = {.pid = (pid_t)(1000 + uid), .uid = uid, .gid = uid};
+	struct peer_identity id = {.pid = (pid_t)(1000 + uid), .uid = uid, .gid = uid, .unit_known = true};
 
 	core_owner_init(o, &id, NULL, NULL);
 	core_owner_add(c, o);
@@ -320,6 +320,109 @@ static void a_region_of_odd_size_is_rounded_down_to_the_page(void **state)
 	core_fini(&c);
 }
 
+/* A holder is asked once for a buffer, however many requests plan on it. */
+static void a_holder_is_asked_once_per_buffer(void **state)
+{
+	const char *conf = "[class camera]\nuid = 0\npriority = 10\n";
+	struct core c;
+	struct owner cam1, cam2, holder;
+	struct buffer *held[4];
+	struct core_request r1, r2, p1, p2;
+	struct core_decision d;
+
+	start(&c, 32 * MiB, conf, false);
+	join(&c, &cam1, 0);
+	join(&c, &cam2, 0);
+	join(&c, &holder, 1000);
+	fill_with_reclaimables(&c, &holder, 4, 8 * MiB, held);
+	assert_int_equal(alloc(&c, &cam1, 8 * MiB, 0, 0, &r1, &d), CORE_PARK);
+	assert_int_equal(d.nvictims, 1);
+	p1 = r1;
+	core_park(&c, &p1);
+	/* The second plans on the same cheapest buffer: already asked, not asked again. */
+	assert_int_equal(alloc(&c, &cam2, 8 * MiB, 0, 0, &r2, &d), CORE_PARK);
+	assert_int_equal(d.nvictims, 0);
+	p2 = r2;
+	core_park(&c, &p2);
+	assert_int_equal(c.metrics.reclaims_requested, 1);
+	core_owner_remove(&c, &cam1, let_go_now, NULL);
+	core_owner_remove(&c, &cam2, let_go_now, NULL);
+	core_fini(&c);
+}
+
+/* A range whose export failed is free again, and the request is refused with the reason. */
+static void a_failed_export_gives_the_range_back(void **state)
+{
+	struct core c;
+	struct owner o;
+	struct core_request r;
+	struct core_decision d;
+	struct allocator_stats st;
+	struct core_alloc_desc desc = {.size = 4 * MiB};
+
+	start(&c, 16 * MiB, NULL, false);
+	join(&c, &o, 0);
+	core_alloc_begin(&c, &r, &o, &desc, 1);
+	assert_int_equal(core_alloc_step(&c, &r, &now, &d), CORE_EXPORT);
+	assert_int_equal(core_exported(&c, &r, d.buffer, -EMFILE, &now, &d), -EMFILE);
+	assert_int_equal(d.action, CORE_REFUSE);
+	assert_int_equal(d.err, -EMFILE);
+	assert_non_null(strstr(d.why, "could not export"));
+	allocator_get_stats(c.alloc, &st);
+	assert_int_equal(st.free, 16 * MiB);
+	assert_int_equal(c.ledger.count, 0);
+	assert_int_equal(o.nbuffers, 0);
+	core_fini(&c);
+}
+
+/* A class allocates from its own pool only. */
+static void another_classes_pool_is_refused(void **state)
+{
+	struct core c;
+	struct owner o;
+	struct core_request r;
+	struct core_decision d;
+	struct core_alloc_desc desc = {.size = 4096, .pool = "camera"};
+
+	start(&c, 16 * MiB, "[pool camera]\nmin = 4M\n\n[class camera]\nuid = 7\npool = camera\n",
+	      false);
+	join(&c, &o, 1000);
+	core_alloc_begin(&c, &r, &o, &desc, 1);
+	assert_int_equal(run(&c, &r, &d), CORE_REFUSE);
+	assert_int_equal(d.err, -EACCES);
+	assert_non_null(strstr(d.why, "allocates from pool 'default', not 'camera'"));
+	core_fini(&c);
+}
+
+/* Purging costs nobody a wait: a window of purgeable buffers beats one of reclaimable ones. */
+static void a_purge_is_cheaper_than_a_reclaim(void **state)
+{
+	const char *conf = "[class camera]\nuid = 0\npriority = 10\n";
+	struct core c;
+	struct owner cam, holder;
+	struct buffer *slot[4];
+	struct core_request r;
+	struct core_decision d;
+	unsigned i;
+
+	start(&c, 32 * MiB, conf, false);
+	join(&c, &cam, 0);
+	join(&c, &holder, 1000);
+	for (i = 0; i < 4; i++) {
+		/* Low addresses reclaimable, high ones purgeable: the purge must still win. */
+		assert_int_equal(alloc(&c, &holder, 8 * MiB, 0,
+				       i < 2 ? CMABUF_ALLOC_RECLAIMABLE : CMABUF_ALLOC_PURGEABLE, &r,
+				       &d),
+				 CORE_EXPORT);
+		slot[i] = d.buffer;
+	}
+	assert_int_equal(alloc(&c, &cam, 8 * MiB, 0, 0, &r, &d), CORE_EXPORT);
+	assert_true(slot[2]->purged || slot[3]->purged);
+	assert_false(slot[0]->reclaim_asked || slot[1]->reclaim_asked);
+	assert_int_equal(c.metrics.reclaims_requested, 0);
+	core_fini(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -329,6 +432,10 @@ int main(void)
 		cmocka_unit_test(a_reload_that_denies_a_class_names_its_connected_clients),
 		cmocka_unit_test(freed_but_held_buffers_stay_charged_across_a_reload),
 		cmocka_unit_test(a_region_of_odd_size_is_rounded_down_to_the_page),
+		cmocka_unit_test(a_holder_is_asked_once_per_buffer),
+		cmocka_unit_test(a_failed_export_gives_the_range_back),
+		cmocka_unit_test(another_classes_pool_is_refused),
+		cmocka_unit_test(a_purge_is_cheaper_than_a_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
