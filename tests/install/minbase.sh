@@ -8,6 +8,8 @@
 #                        with the host's apt sources, so bookworm-updates and security too)
 #   copy_sources SRC DEST  the files git tracks in SRC (and new ones it does not ignore)
 #   minbase_copy DIR     a fresh copy of it at DIR
+#   build_debs, debs_current   build $debs (from $src) / whether it is up to date; need
+#                        $src and $debs from the caller
 #   in_root DIR CMD...   run CMD chrooted in DIR, with /proc, /sys, /dev and a tmpfs /tmp
 #                        mounted in a private mount namespace (gone when CMD ends), and the
 #                        apt archive cache shared between runs ($CACHE/apt-archives)
@@ -20,6 +22,12 @@ skip_or_fail() {
 	echo "SKIP: $*"
 	exit 77
 }
+
+# The packages debian/ builds ($src: the source directory, set before sourcing this).
+version=$(sed -n '1s/^cmabuf (\([^)]*\)).*/\1/p' "$src/debian/changelog")
+arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+pkgs="cmabuf_${version}_$arch.deb libcmabuf0_${version}_$arch.deb
+      libcmabuf-dev_${version}_$arch.deb uio-cma-dkms_${version}_all.deb"
 
 MIRROR=${CMABUF_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 
@@ -103,3 +111,35 @@ copy_sources() { # copy_sources SRCDIR DEST
 		(cd "$dest" && tar -xf -)
 }
 
+
+build_debs() {
+	for tool in dpkg-buildpackage dh dh_dkms dh_installsysusers help2man; do
+		command -v "$tool" >/dev/null 2>&1 ||
+			skip_or_fail "$tool not found (dev/deps test installs debhelper, dh-dkms, help2man)"
+	done
+	rm -rf "$debs"
+	mkdir -p "$debs"
+	copy_sources "$src" "$debs/cmabuf-$version"
+	echo "dpkg-buildpackage -us -uc -b in $debs/cmabuf-$version (log: $debs/build.log)"
+	start=$(date +%s)
+	if ! (cd "$debs/cmabuf-$version" && dpkg-buildpackage -us -uc -b) >"$debs/build.log" 2>&1; then
+		tail -n 40 "$debs/build.log"
+		echo "FAIL: dpkg-buildpackage"
+		exit 1
+	fi
+	echo "dpkg-buildpackage took $(($(date +%s) - start)) s"
+	for p in $pkgs; do
+		# (Often run in a subshell holding a lock: a missing package ends it.)
+		[ -f "$debs/$p" ] || { echo "FAIL: dpkg-buildpackage made no $p"; exit 1; }
+		echo "ok:   built $p"
+	done
+	touch "$debs/.complete"
+}
+
+# Built from the sources as they are now?
+debs_current() {
+	[ -f "$debs/.complete" ] || return 1
+	newer=$(cd "$src" && find debian lib daemon tools include kmod systemd meson.build \
+		meson_options.txt -newer "$debs/.complete" -type f 2>/dev/null | head -n 1)
+	[ -z "$newer" ]
+}

@@ -37,45 +37,14 @@ check() { # check DESCRIPTION COMMAND...: run COMMAND; ok when it succeeds
 	fi
 }
 
-version=$(sed -n '1s/^cmabuf (\([^)]*\)).*/\1/p' "$src/debian/changelog")
-arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
-pkgs="cmabuf_${version}_$arch.deb libcmabuf0_${version}_$arch.deb
-      libcmabuf-dev_${version}_$arch.deb uio-cma-dkms_${version}_all.deb"
-
-build_debs() {
-	for tool in dpkg-buildpackage dh dh_dkms dh_installsysusers help2man; do
-		command -v "$tool" >/dev/null 2>&1 ||
-			skip_or_fail "$tool not found (dev/deps test installs debhelper, dh-dkms, help2man)"
-	done
-	rm -rf "$debs"
-	mkdir -p "$debs"
-	copy_sources "$src" "$debs/cmabuf-$version"
-	echo "dpkg-buildpackage -us -uc -b in $debs/cmabuf-$version (log: $debs/build.log)"
-	start=$(date +%s)
-	if ! (cd "$debs/cmabuf-$version" && dpkg-buildpackage -us -uc -b) >"$debs/build.log" 2>&1; then
-		tail -n 40 "$debs/build.log"
-		echo "FAIL: dpkg-buildpackage"
-		exit 1
-	fi
-	echo "dpkg-buildpackage took $(($(date +%s) - start)) s"
-	for p in $pkgs; do
-		check "built $p" test -f "$debs/$p"
-	done
-	touch "$debs/.complete"
-}
-
-# Built from the sources as they are now?
-debs_current() {
-	[ -f "$debs/.complete" ] || return 1
-	newer=$(cd "$src" && find debian lib daemon tools include kmod systemd meson.build \
-		meson_options.txt -newer "$debs/.complete" -type f 2>/dev/null | head -n 1)
-	[ -z "$newer" ]
-}
 
 case $mode in
 build)
 	command -v lintian >/dev/null 2>&1 || skip_or_fail "lintian not found (dev/deps test)"
-	build_debs
+	(
+		flock 9
+		build_debs
+	) 9>"$build/debs.lock" || exit 1
 	echo "lintian --fail-on error,warning on the .changes (all six packages, dbgsym included)"
 	lintian --fail-on error,warning --display-info "$debs/cmabuf_${version}_$arch.changes" \
 		>"$debs/lintian.txt" 2>&1
