@@ -81,8 +81,9 @@ static int cmd_status(struct ctl *ctl)
 	       s->region_base);
 	printf("used:           %s (%.1f%%)\n", human(s->used, a, sizeof(a)),
 	       s->region_size ? 100.0 * (double)s->used / (double)s->region_size : 0.0);
-	printf("free:           %s in %u extents, largest %s\n", human(s->free, b, sizeof(b)),
-	       s->free_extents, human(s->largest_free, c, sizeof(c)));
+	printf("free:           %s in %u extent%s, largest %s\n", human(s->free, b, sizeof(b)),
+	       s->free_extents, s->free_extents == 1 ? "" : "s",
+	       human(s->largest_free, c, sizeof(c)));
 	printf("awaiting release: %s (freed by owners, still held elsewhere)\n",
 	       human(s->pending_release, e, sizeof(e)));
 	printf("being zeroed:   %s\n", human(s->zeroing, e, sizeof(e)));
