@@ -139,7 +139,7 @@ build_debs() {
 # Built from the sources as they are now?
 debs_current() {
 	[ -f "$debs/.complete" ] || return 1
-	newer=$(cd "$src" && find debian lib daemon tools include kmod systemd meson.build \
+	newer=$(cd "$src" && find debian docs lib daemon tools include kmod systemd meson.build \
 		meson_options.txt -newer "$debs/.complete" -type f 2>/dev/null | head -n 1)
 	[ -z "$newer" ]
 }
