@@ -48,8 +48,12 @@ int privileges_drop(const struct options *opt)
 	}
 	if (opt->user)
 		return switch_user(opt->user);
-	if (geteuid() == 0)
+	if (geteuid() == 0 && getpwnam("cmabuf"))
 		log_info("running as root; --user=cmabuf would give that up once the socket and "
 			 "region are open");
+	else if (geteuid() == 0) /* a source tree's first run: the package makes the user */
+		log_info("running as root; a system user for cmabufd (the Debian package makes "
+			 "'cmabuf') and --user=NAME would give that up once the socket and region "
+			 "are open");
 	return 0;
 }

@@ -222,10 +222,11 @@ static int say_hello(struct cmabuf_conn *c)
 static const char *connect_hint(int err)
 {
 	if (err == EACCES || err == EPERM)
-		return "only the socket's owner and group may allocate (ls -l the socket; an "
-		       "administrator can add you to its group)";
+		return "only the socket's owner and group may allocate: ls -l the socket, and an "
+		       "administrator can add you to its group";
 	if (err == ENOENT || err == ECONNREFUSED)
-		return "is cmabufd running? systemctl status cmabufd";
+		return "is cmabufd running? Start it: dev/serve in a source tree, or "
+		       "systemctl start cmabufd.socket where the package is installed";
 	return "is cmabufd running?";
 }
 
