@@ -1007,6 +1007,21 @@ static int uio_cma_check_region(struct device *dev, phys_addr_t b,
 	return 0;
 }
 
+/*
+ * UIO maps map0 with pgprot_noncached(): Device memory on arm64, next to the
+ * Normal-NC of every dma-buf mapping of the same pages -- the mismatched
+ * alias this stub exists to avoid. Map it write-combined like everything
+ * else. UIO has checked the map index and the length before calling this.
+ */
+static int uio_cma_uio_mmap(struct uio_info *info, struct vm_area_struct *vma)
+{
+	struct uio_cma_region *r = container_of(info, struct uio_cma_region, uio);
+
+	vma->vm_page_prot = pgprot_decrypted(pgprot_writecombine(vma->vm_page_prot));
+	return remap_pfn_range(vma, vma->vm_start, PHYS_PFN(r->base),
+			       vma->vm_end - vma->vm_start, vma->vm_page_prot);
+}
+
 static int uio_cma_probe(struct platform_device *pdev)
 {
 	struct device *dev = &pdev->dev;
@@ -1057,6 +1072,7 @@ static int uio_cma_probe(struct platform_device *pdev)
 	r->uio.mem[0].addr = r->base;
 	r->uio.mem[0].size = r->size;
 	r->uio.mem[0].memtype = UIO_MEM_PHYS;
+	r->uio.mmap = uio_cma_uio_mmap;
 	ret = uio_register_device(dev, &r->uio);
 	if (ret)
 		goto free_id;
