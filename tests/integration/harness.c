@@ -201,7 +201,7 @@ int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n)
  * without asking the daemon. -EOVERFLOW if more wait than MEMFD_READY_MAX:
  * then those are a leak too.
  */
-static int count_fds(pid_t pid)
+static int count_fds(pid_t pid, int *made_ahead)
 {
 	char path[64], link[352], target[300];
 	ino_t seen[4096];
@@ -234,9 +234,18 @@ static int count_fds(pid_t pid)
 			seen[nseen++] = st.st_ino;
 	}
 	closedir(dir);
+	if (made_ahead)
+		*made_ahead = twice;
 	if (twice > MEMFD_READY_MAX)
 		return -EOVERFLOW;
 	return n - 2 * twice;
+}
+
+int test_daemon_made_ahead(const struct test_daemon *td)
+{
+	int twice = 0, ret = count_fds(td->pid, &twice);
+
+	return ret < 0 && ret != -EOVERFLOW ? ret : twice;
 }
 
 int test_daemon_holds(const struct test_daemon *td, int fd)
@@ -279,7 +288,7 @@ int test_daemon_fd_count(const struct test_daemon *td)
 		if (cmabuf_conn_request(&c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL) < 0)
 			break;
 		if (r.u.status_reply.clients == 1) {
-			n = count_fds(td->pid);
+			n = count_fds(td->pid, NULL);
 			break;
 		}
 		sleep_ms(20);

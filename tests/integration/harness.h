@@ -44,6 +44,8 @@ int test_daemon_wait_buffers(const struct test_daemon *td, uint32_t n);
  * check it before comparing counts.
  */
 int test_daemon_fd_count(const struct test_daemon *td);
+/* How many buffers the memfd backend holds made ahead, or a negative errno. */
+int test_daemon_made_ahead(const struct test_daemon *td);
 
 /*
  * 1 if one of the daemon's descriptors is the file fd refers to (the same
