@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "scm.h"
 #include "memfd_ready.h"
 
 static void sleep_ms(unsigned ms)
@@ -343,4 +345,35 @@ long test_daemon_proc_status(const struct test_daemon *td, const char *field)
 		}
 	fclose(f);
 	return v;
+}
+
+int test_send_fd(int sock, int fd)
+{
+	union scm_one_fd ctl;
+	char c = 'f';
+	struct iovec iov = {&c, 1};
+	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+
+	scm_attach_fd(&mh, &ctl, fd);
+	return sendmsg(sock, &mh, 0) == 1 ? 0 : -errno;
+}
+
+int test_recv_fd(int sock)
+{
+	union {
+		char space[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	char c;
+	struct iovec iov = {&c, 1};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.space,
+			    .msg_controllen = sizeof(ctl.space)};
+	int fd;
+
+	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || !CMSG_FIRSTHDR(&mh))
+		return -1;
+	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	return fd;
 }

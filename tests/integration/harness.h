@@ -60,6 +60,10 @@ int test_daemon_holds(const struct test_daemon *td, int fd);
  */
 long test_daemon_proc_status(const struct test_daemon *td, const char *field);
 
+/* One descriptor over a Unix socket (and back): 0 / the descriptor, or -1 or -errno. */
+int test_send_fd(int sock, int fd);
+int test_recv_fd(int sock);
+
 /* Fills/checks a buffer with a pattern derived from seed. */
 void pattern_fill(void *p, uint64_t size, uint32_t seed);
 int pattern_check(const void *p, uint64_t size, uint32_t seed);

@@ -785,37 +785,6 @@ static void a_systemd_that_does_not_read_does_not_stop_the_daemon(void **state)
 	service_stop(&sv);
 }
 
-static int send_fd(int sock, int fd)
-{
-	union scm_one_fd ctl;
-	char c = 'f';
-	struct iovec iov = {&c, 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	scm_attach_fd(&mh, &ctl, fd);
-	return sendmsg(sock, &mh, 0) == 1 ? 0 : -errno;
-}
-
-static int recv_fd(int sock)
-{
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	char c;
-	struct iovec iov = {&c, 1};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = ctl.space,
-			    .msg_controllen = sizeof(ctl.space)};
-	int fd;
-
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1 || !CMSG_FIRSTHDR(&mh))
-		return -1;
-	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
-	return fd;
-}
-
 #define PASSED	  4
 #define PASSED_SZ (8 * MB)
 
@@ -830,7 +799,7 @@ static int helper(int sock)
 	int i, fd;
 
 	for (i = 0; i < PASSED; i++) {
-		fd = recv_fd(sock);
+		fd = test_recv_fd(sock);
 		map[i] = fd < 0 ? MAP_FAILED
 				: mmap(NULL, PASSED_SZ, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (map[i] == MAP_FAILED)
@@ -875,7 +844,7 @@ static void freed_but_held_elsewhere_stays_allocated(void **state)
 	assert_int_equal(cmabuf_connect(td.socket, &cb), 0);
 	for (i = 0; i < PASSED; i++) {
 		assert_int_equal(cmabuf_alloc(cb, &d, &b), 0);
-		assert_int_equal(send_fd(sp[0], cmabuf_buffer_fd(b)), 0);
+		assert_int_equal(test_send_fd(sp[0], cmabuf_buffer_fd(b)), 0);
 		assert_int_equal(read(sp[0], &c, 1), 1); /* mapped there */
 		assert_int_equal(cmabuf_free(b), 0);
 	}

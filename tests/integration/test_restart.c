@@ -26,7 +26,6 @@
 
 #include "cmabuf.h"
 #include "harness.h"
-#include "scm.h"
 
 #define MB	(1ull << 20)
 #define HELD	4
@@ -35,39 +34,6 @@
 struct range {
 	uint64_t addr, size;
 };
-
-/* Hands a descriptor to the test over a socketpair. */
-static int send_fd(int sock, int fd)
-{
-	union scm_one_fd ctl;
-	char c = 'f';
-	struct iovec iov = {&c, 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-
-	scm_attach_fd(&mh, &ctl, fd);
-	return sendmsg(sock, &mh, 0) == 1 ? 0 : -1;
-}
-
-static int recv_fd(int sock)
-{
-	union {
-		char space[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	char c;
-	struct iovec iov = {&c, 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.space,
-			    .msg_controllen = sizeof(ctl.space)};
-	struct cmsghdr *cm;
-	int fd = -1;
-
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) != 1)
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (cm && cm->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
-	return fd;
-}
 
 /* Allocates and frees until killed, through the crash too: the kill lands under load. */
 static void churn(const char *socket, int ready)
@@ -111,7 +77,7 @@ static int holder(const char *socket, int report, int go, int fds)
 		pattern_fill(cmabuf_map(b[i]), HELD_SZ, 500 + i);
 		cmabuf_buffer_dev_addr(b[i], &r[i].addr);
 		r[i].size = HELD_SZ;
-		if (send_fd(fds, cmabuf_buffer_fd(b[i])) < 0)
+		if (test_send_fd(fds, cmabuf_buffer_fd(b[i])) < 0)
 			return 8;
 	}
 	if (write(report, r, sizeof(r)) != sizeof(r) || read(go, &c, 1) != 1)
@@ -172,7 +138,7 @@ static void kill_9_under_load_loses_nothing(void **state)
 		_exit(holder(td.socket, report[1], go[0], fds[1]));
 	assert_int_equal(read(report[0], held, sizeof(held)), sizeof(held));
 	for (i = 0; i < HELD; i++) {
-		int fd = recv_fd(fds[0]);
+		int fd = test_recv_fd(fds[0]);
 
 		assert_true(fd >= 0);
 		survivor[i] = map_survivor(fd);
