@@ -46,7 +46,6 @@ static int lookup_name(const char *name, bool group, uint32_t *out)
 	}
 }
 
-
 int config_load(const char *path, uint64_t region_size, struct config *out, char *err,
 		size_t errlen)
 {

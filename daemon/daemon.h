@@ -25,10 +25,10 @@ struct daemon {
 	struct event_base *base;
 	struct backend *be;
 	struct core core;
-	bool core_ready;	/* core_init() done: the backend is known */
-	struct server server;	/* front/: the socket door */
-	struct config config;	/* the policy file as loaded, for the core */
-	const char *config_path; /* NULL: built-in defaults */
+	bool core_ready;		       /* core_init() done: the backend is known */
+	struct server server;		       /* front/: the socket door */
+	struct config config;		       /* the policy file as loaded, for the core */
+	const char *config_path;	       /* NULL: built-in defaults */
 	struct event *ev_status, *ev_watchdog; /* notify.c */
 	char last_status[256];
 	struct event *ev_metrics_file; /* metrics_file.c */

@@ -38,9 +38,9 @@ static void emit(int priority, const char *line, const struct client *c, const c
 {
 	if (log_journal && c)
 		sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", priority, "CMABUF_CLIENT_PID=%d",
-				(int)c->owner.id.pid, "CMABUF_CLIENT_UID=%u", (unsigned)c->owner.id.uid,
-				"CMABUF_BUFFER=%s", buffer ? buffer : "", "CMABUF_BYTES=%" PRIu64,
-				bytes, NULL);
+				(int)c->owner.id.pid, "CMABUF_CLIENT_UID=%u",
+				(unsigned)c->owner.id.uid, "CMABUF_BUFFER=%s", buffer ? buffer : "",
+				"CMABUF_BYTES=%" PRIu64, bytes, NULL);
 	else if (log_journal)
 		sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", priority, NULL);
 	else if (c)

@@ -36,5 +36,4 @@ struct options {
 /* Returns 0 to run, 1 when --help/--version was served, -1 on a usage error (already reported). */
 int options_parse(int argc, char **argv, struct options *opt);
 
-
 #endif

@@ -65,15 +65,15 @@ static void purge(struct daemon *d, struct core_request *r, const struct core_de
 }
 
 /* Exports the placed buffer and answers; true when the request got its buffer. */
-static bool export(struct daemon *d, struct core_request *r, struct core_decision *dec)
+static bool export_and_answer(struct daemon *d, struct core_request *r,
+			      const struct core_time *now, struct core_decision *dec)
 {
 	struct buffer *b = dec->buffer;
 	struct owner *o = r->owner;
-	struct core_time now = time_now();
 	int fd = -1, ret = d->be->ops->export_range(d->be, b->offset, b->size, buffer_cookie(b),
 						    b->name, &fd);
 
-	if (core_exported(&d->core, r, b, ret, &now, dec) < 0) {
+	if (core_exported(&d->core, r, b, ret, now, dec) < 0) {
 		o->door_ops->refuse(o, r, dec->err, dec->why);
 		return false;
 	}
@@ -113,7 +113,7 @@ static bool drive(struct daemon *d, struct core_request *r)
 			purge(d, r, &dec);
 			break;
 		case CORE_EXPORT:
-			return export(d, r, &dec);
+			return export_and_answer(d, r, &now, &dec); /* the step's time: no new read */
 		case CORE_PARK:
 			ask_reclaims(&dec);
 			o->door_ops->park(o, r, dec.deadline_ms);
@@ -244,7 +244,6 @@ int service_reload(struct daemon *d, char *err, size_t cap)
 	ret = config_load(d->config_path, d->core.region.size, &fresh, err, cap);
 	if (ret < 0)
 		return ret;
-	d->config = fresh;
 	core_policy_replace(&d->core, &fresh, denied, d);
 	return 0;
 }

@@ -177,13 +177,14 @@ static int load_policy(struct daemon *d)
 /* The core, once the backend says what the region is. */
 static int init_core(struct daemon *d)
 {
-	struct core_region region = {.base = d->be->base, .size = d->be->size,
-				     .physical = d->be->physical};
+	struct core_region region = {
+		.base = d->be->base, .size = d->be->size, .physical = d->be->physical};
 	int ret;
 
 	cmabuf_copy_name(region.backend, sizeof(region.backend), d->be->name);
-	ret = core_init(&d->core, &region, (uint64_t)sysconf(_SC_PAGESIZE), d->be->ops->clear != NULL,
-			d->config_path ? &d->config : NULL, d->config_path, geteuid());
+	ret = core_init(&d->core, &region, (uint64_t)sysconf(_SC_PAGESIZE),
+			d->be->ops->clear != NULL, d->config_path ? &d->config : NULL,
+			d->config_path, geteuid());
 	if (ret < 0)
 		return ret;
 	d->core_ready = true;
@@ -284,8 +285,7 @@ static const char *listening_path(const struct daemon *d, struct sockaddr_un *sa
 
 	memset(sa, 0, sizeof(*sa));
 	if (d->server.socket_bound ||
-	    getsockname(d->server.listen_fd, (struct sockaddr *)sa, &len) < 0 ||
-	    !sa->sun_path[0])
+	    getsockname(d->server.listen_fd, (struct sockaddr *)sa, &len) < 0 || !sa->sun_path[0])
 		return d->opt->socket_path;
 	return sa->sun_path;
 }

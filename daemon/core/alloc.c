@@ -68,8 +68,7 @@ static int because(int err, char *why, size_t cap, const char *fmt, ...)
 }
 
 /* Returns 0 if the request is well-formed, else a negative errno with the reason in why. */
-static int check_request(const struct core *c, const struct core_request *r, char *why,
-			 size_t cap)
+static int check_request(const struct core *c, const struct core_request *r, char *why, size_t cap)
 {
 	const struct core_alloc_desc *a = &r->desc;
 	uint64_t region = c->region.size;
@@ -125,8 +124,8 @@ static void explain_enomem(const struct core *c, uint64_t size, char *why, size_
 		 st.free_extents == 1 ? "" : "s", MiB(c->ledger.pending_release_bytes));
 }
 
-static enum core_action export(struct core *c, struct core_request *r, uint64_t offset,
-			       const struct core_time *now, struct core_decision *d)
+static enum core_action hand_out(struct core *c, struct core_request *r, uint64_t offset,
+				 const struct core_time *now, struct core_decision *d)
 {
 	const struct core_alloc_desc *a = &r->desc;
 	struct buffer *b = calloc(1, sizeof(*b));
@@ -165,7 +164,7 @@ static enum core_action place(struct core *c, struct core_request *r, uint64_t o
 	int ret = check_limits(c, r, why, sizeof(why));
 
 	if (ret == 0)
-		return export(c, r, offset, now, d);
+		return hand_out(c, r, offset, now, d);
 	allocator_release(c->alloc, offset, allocator_round(c->alloc, r->desc.size));
 	if (r->phase == CORE_PHASE_PARKED)
 		core_unpark(c, r);

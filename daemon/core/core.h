@@ -147,9 +147,9 @@ struct core_request {
 
 struct core_decision {
 	enum core_action action;
-	int err;			     /* REFUSE */
-	char why[2 * CMABUF_REASON_LEN];     /* REFUSE */
-	struct buffer *buffer;		     /* EXPORT: placed, not yet charged */
+	int err;			      /* REFUSE */
+	char why[2 * CMABUF_REASON_LEN];      /* REFUSE */
+	struct buffer *buffer;		      /* EXPORT: placed, not yet charged */
 	struct buffer *victims[EVICTION_MAX]; /* PURGE: revoke; PARK: ask their owners */
 	unsigned nvictims;
 	uint32_t deadline_ms; /* PARK */

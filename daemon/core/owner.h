@@ -21,15 +21,15 @@ struct door_ops;
 
 struct owner {
 	struct peer_identity id; /* from the kernel, taken by its door (groups: the door's) */
-	unsigned class_idx; /* policy: index into the configuration's classes */
-	int priority;	    /* from its class: higher may reclaim from lower */
-	bool classified;    /* the policy has placed it (HELLO accepted) */
+	unsigned class_idx;	 /* policy: index into the configuration's classes */
+	int priority;		 /* from its class: higher may reclaim from lower */
+	bool classified;	 /* the policy has placed it (HELLO accepted) */
 	TAILQ_HEAD(, buffer) buffers;
 	uint32_t nbuffers;
 	uint64_t bytes;
-	struct core_request *pending;	/* an ALLOC waiting for reclaimed memory */
+	struct core_request *pending;	 /* an ALLOC waiting for reclaimed memory */
 	const struct door_ops *door_ops; /* how answers reach it */
-	void *door;			/* the front door's object for this owner */
+	void *door;			 /* the front door's object for this owner */
 	TAILQ_ENTRY(owner) link;
 };
 

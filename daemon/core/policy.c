@@ -34,7 +34,8 @@ void policy_classify(const struct policy *p, struct owner *o)
 	/* The identity the front door took from the kernel at accept (front/identity.c). */
 	const struct class_config *k = config_match_identity(&p->cfg, &o->id);
 
-	o->class_idx = k == &p->cfg.default_class ? p->cfg.nclasses : (unsigned)(k - p->cfg.classes);
+	o->class_idx =
+		k == &p->cfg.default_class ? p->cfg.nclasses : (unsigned)(k - p->cfg.classes);
 	o->priority = k->priority;
 }
 

@@ -24,8 +24,7 @@ struct owner;
 
 struct server_hooks {
 	/* An ALLOC to decide and carry out; the answer comes through the owner's door_ops. */
-	void (*alloc)(void *ctx, struct owner *o, const struct core_alloc_desc *desc,
-		      uint64_t tag);
+	void (*alloc)(void *ctx, struct owner *o, const struct core_alloc_desc *desc, uint64_t tag);
 	/* The owner let go of b (FREE): unexport it when the core says so. */
 	void (*let_go)(void *ctx, struct buffer *b);
 	/* The owner is leaving: its buffers are let go, its parked request dropped. */

@@ -32,44 +32,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "tap.h"
 #include "uio_cma.h"
 
 #define MIB (1024ull * 1024ull)
 #define PTEWALK "/sys/kernel/debug/ptewalk"
 #define MAX_REGIONS 8
 
-static int n_tests, n_failed;
 static long page_size;
-
-static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	n_tests++;
-	if (!ok)
-		n_failed++;
-	printf("%sok %d - ", ok ? "" : "not ", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return ok;
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 /* ---- ptewalk ---- */
 

@@ -37,44 +37,14 @@
 #include <linux/videodev2.h>
 #include <xf86drm.h>
 
+#include "tap.h"
 #include "uio_cma.h"
 
 #define KIB 1024ull
 #define MIB (1024ull * 1024ull)
 
-static int n_tests, n_failed;
 static int ctl = -1;
 static struct uio_cma_info info;
-
-static bool check(bool ok, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static bool check(bool ok, const char *fmt, ...)
-{
-	va_list ap;
-
-	n_tests++;
-	if (!ok)
-		n_failed++;
-	printf("%sok %d - ", ok ? "" : "not ", n_tests);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	return ok;
-}
-
-static void diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void diag(const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("# ");
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-}
 
 /* Returns the dma-buf fd, or -errno. */
 static int export_range(uint64_t offset, uint64_t size, uint64_t cookie, const char *name)
