@@ -65,8 +65,8 @@ static void purge(struct daemon *d, struct core_request *r, const struct core_de
 }
 
 /* Exports the placed buffer and answers; true when the request got its buffer. */
-static bool export_and_answer(struct daemon *d, struct core_request *r,
-			      const struct core_time *now, struct core_decision *dec)
+static bool export_and_answer(struct daemon *d, struct core_request *r, const struct core_time *now,
+			      struct core_decision *dec)
 {
 	struct buffer *b = dec->buffer;
 	struct owner *o = r->owner;
@@ -113,7 +113,8 @@ static bool drive(struct daemon *d, struct core_request *r)
 			purge(d, r, &dec);
 			break;
 		case CORE_EXPORT:
-			return export_and_answer(d, r, &now, &dec); /* the step's time: no new read */
+			return export_and_answer(d, r, &now,
+						 &dec); /* the step's time: no new read */
 		case CORE_PARK:
 			ask_reclaims(&dec);
 			o->door_ops->park(o, r, dec.deadline_ms);

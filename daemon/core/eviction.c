@@ -171,8 +171,8 @@ int eviction_plan(const struct allocator *a, struct ledger *l, uint64_t size, ui
 	int ret = collect(a, l, &s);
 
 	for (i = 0; ret == 0 && i < s.n; i++) {
-		if (!try_window(&s, i, size, align ? align : allocator_granule(a), priority,
-				&trial, &c, &blk) ||
+		if (!try_window(&s, i, size, align ? align : allocator_granule(a), priority, &trial,
+				&c, &blk) ||
 		    trial.nvictims == 0)
 			continue;
 		if (!found || cheaper(&c, &best)) {

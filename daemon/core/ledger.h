@@ -25,12 +25,12 @@ struct buffer {
 	uid_t uid;
 	char name[CMABUF_NAME_LEN];
 	struct owner *owner; /* charged to it until released; NULL once it disconnected */
-	bool let_go;	      /* the owner freed it (or left): release pending */
-	bool purgeable;	    /* contents may be discarded (CMABUF_ALLOC_PURGEABLE, set_purgeable) */
-	bool reclaimable;   /* the owner gives it back when asked */
-	bool purged;	    /* memory taken back: no range any more */
-	bool reclaim_asked; /* a RECLAIM event was sent */
-	bool unrevocable;   /* the backend refused to revoke it (a device uses it) */
+	bool let_go;	     /* the owner freed it (or left): release pending */
+	bool purgeable;	     /* contents may be discarded (CMABUF_ALLOC_PURGEABLE, set_purgeable) */
+	bool reclaimable;    /* the owner gives it back when asked */
+	bool purged;	     /* memory taken back: no range any more */
+	bool reclaim_asked;  /* a RECLAIM event was sent */
+	bool unrevocable;    /* the backend refused to revoke it (a device uses it) */
 	uint64_t last_used_ms; /* CLOCK_MONOTONIC: allocation or last pin/unpin */
 	uint8_t pool_idx;      /* policy: the pool it is charged to */
 	uint8_t class_idx;     /* policy: its owner's class, or POLICY_NO_CLASS */

@@ -81,7 +81,8 @@ static int by_bytes_desc(const void *a, const void *b)
  * Per-uid usage is computed when asked, from the ledger: nothing to keep in
  * step on every allocation and release. Keeps the uids holding the most bytes.
  */
-static int fill_uids(const struct core *d, bool all_uids, uid_t uid, struct cmabuf_msg_metrics_reply *r)
+static int fill_uids(const struct core *d, bool all_uids, uid_t uid,
+		     struct cmabuf_msg_metrics_reply *r)
 {
 	struct cmabuf_uid_usage *v, own = {.uid = (uint32_t)uid};
 	struct buffer *b;

@@ -44,7 +44,7 @@ struct parse_state {
 	/* input: a FILE or a string */
 	FILE *f;
 	const char *text;
-	const char *name;	   /* the file, for messages */
+	const char *name;	 /* the file, for messages */
 	config_lookup_fn lookup; /* user and group names; NULL: numbers only */
 	uint64_t region_size;
 	struct config *c;

@@ -44,7 +44,7 @@ int client_create(struct server *s, int fd)
 	}
 	c->srv = s;
 	c->fd = fd;
-	/* Identity comes from the kernel at accept, never from what the client says (identity.c). */
+	/* Identity comes from the kernel at accept, never from what the client says. */
 	if (identity_take(fd, &id) < 0) {
 		close(fd);
 		free(c);

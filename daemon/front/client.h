@@ -35,10 +35,10 @@ struct client {
 	bool dead;    /* output overflowed or failed: close without flushing */
 	struct event *ev_read;
 	struct event *ev_write;
-	struct event *ev_hello;		/* --hello-timeout (hello_timer.c) */
-	struct core_request parked;	/* its ALLOC waiting for reclaimed memory */
-	struct event *ev_deadline;	/* when that one is refused */
-	uint64_t log_window_start;	/* log rate limit (log.c) */
+	struct event *ev_hello;	    /* --hello-timeout (hello_timer.c) */
+	struct core_request parked; /* its ALLOC waiting for reclaimed memory */
+	struct event *ev_deadline;  /* when that one is refused */
+	uint64_t log_window_start;  /* log rate limit (log.c) */
 	unsigned log_lines, log_suppressed;
 	struct outmsg *outq[CLIENT_OUTQ_MAX];
 	unsigned outq_head, outq_len;

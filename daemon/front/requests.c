@@ -116,8 +116,9 @@ static int handle_set_purgeable(struct client *c, const struct cmabuf_msg *m)
 		return client_send_error(c, m->hdr.seq, m->hdr.type, -ENOENT,
 					 "no buffer %" PRIu64 " owned by this connection", sp->id);
 	memset(&r, 0, sizeof(r));
-	r.was_purged = core_set_purgeable(c->srv->core, b, sp->purgeable, &(struct core_time){
-		now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME)});
+	r.was_purged = core_set_purgeable(
+		c->srv->core, b, sp->purgeable,
+		&(struct core_time){now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME)});
 	return client_send(c, CMABUF_MSG_PURGEABLE_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
 
@@ -182,8 +183,8 @@ static int handle_list(struct client *c, const struct cmabuf_msg *m)
 	struct cmabuf_msg out;
 	struct cmabuf_msg_buffers_reply *h = &out.u.buffers_reply.head;
 	bool all = may_learn_dev_addr(c);
-	struct buffer *b =
-		all ? ledger_next_after(l, after) : ledger_uid_next_after(l, c->owner.id.uid, after);
+	struct buffer *b = all ? ledger_next_after(l, after)
+			       : ledger_uid_next_after(l, c->owner.id.uid, after);
 	struct buffer *last = NULL;
 
 	memset(h, 0, sizeof(*h));
