@@ -185,6 +185,37 @@ static void no_more_than_the_maximum_wait_in_all(void **state)
 	assert_int_equal(open_fds(), base);
 }
 
+/*
+ * A kind whose burst took every slot must not keep them from a kind in use
+ * after it: the newer kind gets its buffers made ahead, from the older one's.
+ * (Before, the newer kind had none made ahead for as long as the older one
+ * was not asked for again: every one of its requests made its memfd itself.)
+ */
+static void a_kind_in_use_takes_slots_from_an_older_one(void **state)
+{
+	struct memfd_ready *r = memfd_ready_new(true, false);
+	int own, client, i;
+
+	(void)state;
+	for (i = 0; i < 8; i++) /* misses until it wants the maximum */
+		memfd_ready_take(r, MiB, "old", &own, &client);
+	fill_all(r);
+	assert_int_equal(memfd_ready_count(r), MEMFD_READY_MAX);
+	memfd_ready_take(r, 2 * MiB, "new", &own, &client);
+	assert_int_equal(memfd_ready_take(r, 2 * MiB, "new", &own, &client), -ENOENT);
+	fill_all(r);
+	assert_int_equal(memfd_ready_count(r), MEMFD_READY_MAX);
+	for (i = 0; i < 50; i++) { /* steady use: one there every time */
+		assert_int_equal(memfd_ready_take(r, 2 * MiB, "new", &own, &client), 0);
+		assert_buffer(own, client, 2 * MiB, "new");
+		fill_all(r);
+	}
+	assert_int_equal(memfd_ready_take(r, MiB, "old", &own, &client), 0); /* it kept the rest */
+	close(own);
+	close(client);
+	memfd_ready_destroy(r);
+}
+
 /* A ninth kind takes the place of the one asked for longest ago, whose buffers close. */
 static void the_least_recently_asked_kind_makes_room(void **state)
 {
@@ -332,6 +363,7 @@ int main(void)
 		cmocka_unit_test(a_burst_raises_how_many_are_kept),
 		cmocka_unit_test(one_at_a_time_keeps_one_waiting),
 		cmocka_unit_test(no_more_than_the_maximum_wait_in_all),
+		cmocka_unit_test(a_kind_in_use_takes_slots_from_an_older_one),
 		cmocka_unit_test(the_least_recently_asked_kind_makes_room),
 		cmocka_unit_test(out_of_descriptors_stops_making_ahead),
 		cmocka_unit_test(uncounted_pairs_share_one_description),
