@@ -211,9 +211,11 @@ static void make_room(struct memfd_ready *r, struct kind *k, struct pair *gone)
 
 /*
  * Takes one made buffer of k's kind, or records the miss (asked for again, or
- * faster than made: keep more of this kind ahead). The worker is woken only
- * when the kind ran out; otherwise it waits for the loop to be idle
- * (memfd_ready_fill), so that it does not compete with the reply for a CPU.
+ * faster than made: keep more of this kind ahead). The worker is woken only on
+ * a miss, when the loop's idle turns (memfd_ready_fill) did not keep up: a
+ * wake-up on every request cost a context switch per pair on one CPU and,
+ * unpinned, sent the worker and then the loop to the other CPU, away from
+ * the client (bench/wakeups, RESULTS.md).
  */
 static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *client)
 {
@@ -232,11 +234,8 @@ static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *cli
 	*own = k->p[k->n].own;
 	*client = k->p[k->n].client;
 	r->total--;
-	if (k->n == 0) { /* the last one went: asked for as fast as made, keep more */
+	if (k->n == 0) /* the last one went: asked for as fast as made, keep more */
 		k->want = k->want * 2 > MEMFD_READY_MAX ? MEMFD_READY_MAX : k->want * 2;
-		if (r->threaded && wanting(r))
-			pthread_cond_signal(&r->wake);
-	}
 	return 0;
 }
 
@@ -311,13 +310,7 @@ bool memfd_ready_fill(struct memfd_ready *r)
 	bool more;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->threaded) {
-		if (wanting(r))
-			pthread_cond_signal(&r->wake);
-		more = false; /* the worker goes on by itself */
-	} else {
-		more = make_one(r) && wanting(r);
-	}
+	more = make_one(r) && wanting(r);
 	pthread_mutex_unlock(&r->lock);
 	return more;
 }
@@ -348,6 +341,7 @@ static int start_worker(struct memfd_ready *r)
 	if (pthread_create(&r->worker, NULL, worker, r) != 0)
 		return -1;
 	pthread_setschedparam(r->worker, SCHED_BATCH, &none);
+	pthread_setname_np(r->worker, "cmabufd-memfd"); /* in top -H, perf sched, traces */
 	return 0;
 }
 
