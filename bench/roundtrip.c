@@ -13,9 +13,9 @@
  * pair of client and server together (kernel included, every thread, from
  * /proc/PID/task/TID/schedstat) and their CPU migrations per pair.
  *
- * --only=cmabufd|floor --size=BYTES --pairs=N runs N sustained pairs against
- * one server and prints nothing else: what bench/cost counts under perf and
- * valgrind.
+ * --only=cmabufd|floor --size=BYTES[,BYTES...] --pairs=N runs N sustained
+ * pairs of each size in turn against one server and prints nothing else: what
+ * bench/cost counts under perf and valgrind.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -300,9 +300,11 @@ static void connect_all(struct servers *sv, bool cma, bool floor)
 		sv->fsock = floor_connect(sv->fs.socket);
 }
 
-/* --only: N sustained pairs against one server, nothing printed (bench/cost). */
-static int run_only(const char *daemon, const char *which, uint64_t size, unsigned pairs)
+/* --only: N sustained pairs of each size against one server, nothing printed (bench/cost). */
+static int run_only(const char *daemon, const char *which, const char *sizes, unsigned pairs)
 {
+	const char *p = sizes;
+	char *end;
 	enum server s = !strcmp(which, "floor") ? S_FLOOR : S_CMABUF;
 	struct servers sv;
 
@@ -316,7 +318,18 @@ static int run_only(const char *daemon, const char *which, uint64_t size, unsign
 	else
 		floor_server_start(&sv.fs);
 	connect_all(&sv, s == S_CMABUF, s == S_FLOOR);
-	chunk(&sv, s, size, pairs, NULL, NULL);
+	do {
+		uint64_t size = strtoull(p, &end, 0);
+
+		if (end == p || !size || (*end && *end != ',')) {
+			fprintf(stderr,
+				"bench-roundtrip: --size=%s: sizes in bytes, comma-separated\n",
+				sizes);
+			return 2;
+		}
+		chunk(&sv, s, size, pairs, NULL, NULL);
+		p = end + 1;
+	} while (*end);
 	if (s == S_CMABUF) {
 		cmabuf_disconnect(sv.cb);
 		daemon_child_stop(&sv.dc);
@@ -331,7 +344,7 @@ int main(int argc, char **argv)
 {
 	struct load ld = {10000, 1000, 200};
 	const char *only = NULL;
-	uint64_t only_size = 4096;
+	const char *only_size = "4096";
 	struct bench_args args;
 	struct servers sv;
 	int i, n = 1, p;
@@ -342,7 +355,7 @@ int main(int argc, char **argv)
 		if (!strncmp(argv[i], "--only=", 7))
 			only = argv[i] + 7;
 		else if (!strncmp(argv[i], "--size=", 7))
-			only_size = strtoull(argv[i] + 7, NULL, 0);
+			only_size = argv[i] + 7;
 		else if (!strncmp(argv[i], "--pairs=", 8))
 			ld.pairs = (unsigned)strtoul(argv[i] + 8, NULL, 0);
 		else
@@ -352,7 +365,8 @@ int main(int argc, char **argv)
 	bench_args_parse(
 		argc, argv,
 		"Alloc+free round trip: cmabufd vs the floor server, in three placements.\n"
-		"  --only=cmabufd|floor --size=BYTES --pairs=N: N pairs, no table (bench/cost)",
+		"  --only=cmabufd|floor --size=BYTES[,BYTES...] --pairs=N: N pairs of each size,\n"
+		"  no table (bench/cost)",
 		&args);
 	if (only)
 		return run_only(args.daemon, only, only_size, ld.pairs);
