@@ -13,7 +13,7 @@
  * pair of client and server together (kernel included, every thread, from
  * /proc/PID/task/TID/schedstat) and their CPU migrations per pair.
  *
- * --only=cmabufd|floor --size=BYTES[,BYTES...] --pairs=N runs N sustained
+ * --only=cmabufd|floor|tracking --size=BYTES[,BYTES...] --pairs=N runs N sustained
  * pairs of each size in turn against one server and prints nothing else: what
  * bench/cost counts under perf and valgrind.
  */
@@ -37,7 +37,8 @@
 #define BURST	8 /* a V4L2 queue's worth of frames */
 #define IDLE_US 2000
 
-enum server { S_FLOOR, S_CMABUF, S_COUNT };
+/* The two the tables compare; S_TRACKED (the tracking floor, floor.h) only with --only. */
+enum server { S_FLOOR, S_CMABUF, S_COUNT, S_TRACKED = S_COUNT };
 
 struct load {
 	unsigned pairs, chunk, bursts;
@@ -81,10 +82,17 @@ static uint64_t pair(struct servers *sv, enum server s, uint64_t size)
 {
 	struct cmabuf_alloc_desc d = {.size = size, .name = "bench"};
 	struct cmabuf_buffer *buf;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), id;
+	int fd;
 
 	if (s == S_FLOOR) {
 		close(floor_or_die(sv->fsock, size));
+	} else if (s == S_TRACKED) {
+		fd = floor_tracked_alloc(sv->fsock, size, &id);
+		if (fd < 0 || close(fd) < 0 || floor_tracked_free(sv->fsock, id) < 0) {
+			fprintf(stderr, "tracking floor (%" PRIu64 " bytes) failed\n", size);
+			exit(1);
+		}
 	} else {
 		if (cmabuf_alloc(sv->cb, &d, &buf) < 0)
 			die_alloc(sv->cb, size);
@@ -95,7 +103,7 @@ static uint64_t pair(struct servers *sv, enum server s, uint64_t size)
 
 static pid_t server_pid(const struct servers *sv, enum server s)
 {
-	return s == S_FLOOR ? sv->fs.pid : sv->dc.pid;
+	return s == S_CMABUF ? sv->dc.pid : sv->fs.pid;
 }
 
 /* n back-to-back pairs; their CPU cost (client + server) added to c. */
@@ -305,11 +313,13 @@ static int run_only(const char *daemon, const char *which, const char *sizes, un
 {
 	const char *p = sizes;
 	char *end;
-	enum server s = !strcmp(which, "floor") ? S_FLOOR : S_CMABUF;
+	enum server s = !strcmp(which, "floor")	     ? S_FLOOR
+			: !strcmp(which, "tracking") ? S_TRACKED
+						     : S_CMABUF;
 	struct servers sv;
 
-	if (strcmp(which, "floor") && strcmp(which, "cmabufd")) {
-		fprintf(stderr, "bench-roundtrip: --only=cmabufd or --only=floor\n");
+	if (s == S_CMABUF && strcmp(which, "cmabufd")) {
+		fprintf(stderr, "bench-roundtrip: --only=cmabufd, floor or tracking\n");
 		return 2;
 	}
 	memset(&sv, 0, sizeof(sv));
@@ -317,7 +327,7 @@ static int run_only(const char *daemon, const char *which, const char *sizes, un
 		daemon_child_start(&sv.dc, daemon, REGION, 0);
 	else
 		floor_server_start(&sv.fs);
-	connect_all(&sv, s == S_CMABUF, s == S_FLOOR);
+	connect_all(&sv, s == S_CMABUF, s != S_CMABUF);
 	do {
 		uint64_t size = strtoull(p, &end, 0);
 
@@ -365,7 +375,8 @@ int main(int argc, char **argv)
 	bench_args_parse(
 		argc, argv,
 		"Alloc+free round trip: cmabufd vs the floor server, in three placements.\n"
-		"  --only=cmabufd|floor --size=BYTES[,BYTES...] --pairs=N: N pairs of each size,\n"
+		"  --only=cmabufd|floor|tracking --size=BYTES[,BYTES...] --pairs=N: N pairs of "
+		"each size,\n"
 		"  no table (bench/cost)",
 		&args);
 	if (only)
