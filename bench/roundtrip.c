@@ -6,8 +6,10 @@
  * another CPU than the client; left to the scheduler), the floor always placed
  * exactly like the daemon, the two taking turns so that both are equally warm.
  *
- * Two loads per size: sustained (back-to-back pairs of one size, in chunks the
- * servers take turns with: work made ahead while idle cannot help there) and
+ * Two loads per size: sustained (10,000 back-to-back pairs of one size per
+ * server, one server after the other, which goes first alternating with the
+ * size: work made ahead while idle cannot help there; --quick takes turns in
+ * chunks of 100) and
  * bursts (a stream start: after an idle pause, several allocations back to
  * back, then every buffer freed). Beside each sustained row, the CPU time per
  * pair of client and server together (kernel included, every thread, from
@@ -159,15 +161,17 @@ static void burst(struct servers *sv, enum server s, uint64_t size, struct sampl
 			cmabuf_free(buf[i]);
 }
 
-static void measure(struct servers *sv, const struct load *ld, uint64_t size, struct cell *c)
+/* turn: which server goes first this time (the sizes alternate it). */
+static void measure(struct servers *sv, const struct load *ld, uint64_t size, unsigned turn,
+		    struct cell *c)
 {
-	unsigned k, done;
+	unsigned k, done, warm = ld->chunk / 4 + 1 < 500 ? ld->chunk / 4 + 1 : 500;
 	int first;
 
 	/* Warm: the daemon has seen this kind and the caches have seen both servers. */
 	for (k = 0; k < S_COUNT; k++)
-		chunk(sv, (enum server)k, size, ld->chunk / 4 + 1, NULL, NULL);
-	for (done = 0, k = 0; done < ld->pairs; done += ld->chunk, k++) {
+		chunk(sv, (enum server)k, size, warm, NULL, NULL);
+	for (done = 0, k = turn; done < ld->pairs; done += ld->chunk, k++) {
 		first = k % 2; /* neither always runs right after the other */
 		chunk(sv, (enum server)first, size, ld->chunk, &c->sus[first], &c->cost[first]);
 		chunk(sv, (enum server) !first, size, ld->chunk, &c->sus[!first], &c->cost[!first]);
@@ -287,7 +291,7 @@ static void run_placement(struct servers *sv, const struct load *ld, enum placem
 	       placement_describe(p), load1());
 	fflush(stdout);
 	for (s = 0; s < BENCH_NSIZES; s++)
-		measure(sv, ld, bench_sizes[s].bytes, &cells[s]);
+		measure(sv, ld, bench_sizes[s].bytes, (unsigned)s, &cells[s]);
 	print_sustained(cells, ld);
 	print_bursts(cells, ld);
 	free_cells(cells);
@@ -352,7 +356,8 @@ static int run_only(const char *daemon, const char *which, const char *sizes, un
 
 int main(int argc, char **argv)
 {
-	struct load ld = {10000, 1000, 200};
+	/* 10,000 back to back per server and size (issue 20): no idle time between them. */
+	struct load ld = {10000, 10000, 200};
 	const char *only = NULL;
 	const char *only_size = "4096";
 	struct bench_args args;
