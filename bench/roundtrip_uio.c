@@ -23,7 +23,7 @@
 #include "clock.h"
 #include "cmabuf.h"
 #include "connection.h"
-#include "cpu_time.h"
+#include "placement.h"
 #include "daemon_child.h"
 #include "floor.h"
 #include "sizes.h"
@@ -91,13 +91,13 @@ static void floor_block(struct result *r, unsigned n, unsigned warm, uint64_t *c
 	}
 	for (i = 0; i < warm + n; i++)
 		for (s = 0; s < BENCH_NSIZES; s++) {
-			uint64_t c0 = self_cpu_ns();
+			uint64_t c0 = proc_cost_read(0).cpu_ns;
 			uint64_t t =
 				time_export(ctl, bench_sizes[s].bytes, ++*cookie, info.page_size);
 
 			if (i >= warm) {
 				samples_add(&r[s].floor, t);
-				cpu_add(&r[s].floor_cpu, self_cpu_ns() - c0);
+				cpu_add(&r[s].floor_cpu, proc_cost_read(0).cpu_ns - c0);
 			}
 			drain_events(
 				ctl); /* outside the timing: the daemon reads them in batches */
@@ -168,18 +168,20 @@ static uint64_t time_heap(int heap, uint64_t size)
 static void daemon_sample(struct result *x, uint64_t size, bool heap_door, struct cmabuf *cb,
 			  int heap, pid_t daemon, bool keep)
 {
-	uint64_t c0 = self_cpu_ns(), d0 = proc_cpu_ns(daemon), a = 0, t;
+	uint64_t c0 = proc_cost_read(0).cpu_ns, d0 = proc_cost_read(daemon).cpu_ns, a = 0, t;
 
 	t = heap_door ? time_heap(heap, size) : time_cmabuf(cb, size, &a);
 	if (!keep)
 		return;
 	if (heap_door) {
 		samples_add(&x->heap, t);
-		cpu_add(&x->heap_cpu, self_cpu_ns() - c0 + proc_cpu_ns(daemon) - d0);
+		cpu_add(&x->heap_cpu,
+			proc_cost_read(0).cpu_ns - c0 + proc_cost_read(daemon).cpu_ns - d0);
 	} else {
 		samples_add(&x->cma, t);
 		samples_add(&x->cma_alloc, a);
-		cpu_add(&x->cma_cpu, self_cpu_ns() - c0 + proc_cpu_ns(daemon) - d0);
+		cpu_add(&x->cma_cpu,
+			proc_cost_read(0).cpu_ns - c0 + proc_cost_read(daemon).cpu_ns - d0);
 	}
 }
 
