@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmabufd on the real stub, inside the VM: coherent mappings only (checked
- * against x86 PAT's own bookkeeping), and a range returns to the pool only
- * when the stub says the last holder let go.
+ * against x86 PAT's own bookkeeping, on arm64 against the page-table entries
+ * tests/vm/ptewalk reads), and a range returns to the pool only when the stub
+ * says the last holder let go.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +23,7 @@
 
 #include "cmabuf.h"
 #include "harness.h"
+#include "ptewalk_client.h"
 
 #define PAT_LIST "/sys/kernel/debug/x86/pat_memtype_list"
 
@@ -51,6 +53,7 @@ static struct cmabuf_buffer *alloc_or_fail(struct cmabuf *cb, uint64_t size, con
 	return b;
 }
 
+#if defined(__x86_64__)
 /*
  * Every PAT entry that touches the region must be write-combining, and the
  * mapped buffers must be covered by one. Returns the number of such entries.
@@ -81,6 +84,46 @@ static int check_pat(uint64_t base, uint64_t size, uint64_t want_lo, uint64_t wa
 	return n;
 }
 
+/*
+ * x86: PAT's list covers every mapping of the range, the daemon's included,
+ * so one look per buffer checks them all.
+ */
+static void check_mappings(const struct cmabuf_msg_status_reply *st, void *map, uint64_t addr,
+			   uint64_t size)
+{
+	(void)map;
+	assert_true(check_pat(st->region_base, st->region_size, addr, addr + size) > 0);
+}
+#elif defined(__aarch64__)
+/*
+ * arm64: the page-table entries of this client's mapping (its first, middle
+ * and last page) must say Normal-NC at the buffer's physical address.
+ * ptewalk reads only the calling process's table, so the daemon's mappings
+ * are not walked here: it maps the region through UIO's map0 and dma-buf
+ * mmap, the two paths test_arm64_mappings walks in a process of its own.
+ */
+static void check_mappings(const struct cmabuf_msg_status_reply *st, void *map, uint64_t addr,
+			   uint64_t size)
+{
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t offs[] = {0, (size / 2) & ~(page - 1), (size - 1) & ~(page - 1)};
+	char type[32], why[256];
+
+	(void)st;
+	assert_int_equal(ptewalk_load(), 0);
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		if (ptewalk_user_type((char *)map + offs[i], addr + offs[i], type, sizeof(type),
+				      why, sizeof(why)) < 0 ||
+		    strcmp(type, "Normal-NC") != 0)
+			fail_msg("buffer at %#" PRIx64 " + %#" PRIx64
+				 " is not mapped Normal-NC: %s",
+				 addr, offs[i], why);
+	}
+}
+#else
+#error "test_uio_daemon: no evidence of mapping attributes for this architecture"
+#endif
+
 static void every_mapping_is_write_combining(void **state)
 {
 	struct test_daemon *td = *state;
@@ -97,8 +140,7 @@ static void every_mapping_is_write_combining(void **state)
 		b[i] = alloc_or_fail(cb, 3110400, "pat-check");
 		memset(cmabuf_map(b[i]), 0xa5, cmabuf_buffer_size(b[i]));
 		assert_int_equal(cmabuf_buffer_dev_addr(b[i], &addr), 0);
-		assert_true(check_pat(st.region_base, st.region_size, addr,
-				      addr + cmabuf_buffer_size(b[i])) > 0);
+		check_mappings(&st, cmabuf_map(b[i]), addr, cmabuf_buffer_size(b[i]));
 	}
 	for (i = 0; i < 3; i++)
 		cmabuf_free(b[i]);
@@ -289,7 +331,9 @@ static pid_t spawn_waiting_daemon(const char *socket_arg, FILE **log)
 /*
  * --backend=uio started before the stub is loaded serves nobody, says why,
  * and takes the region when it appears (no udevd here: the kernel's own
- * uevents must do). Runs last: it unloads and reloads uio_cma.
+ * uevents must do). Runs last: it unloads and reloads uio_cma, the way the
+ * architecture gives the region: x86 as base=/size= (memmap=), arm64 without
+ * parameters (the device tree's cmabuf,uio-cma nodes bind again).
  */
 static void region_loaded_later_is_adopted(void **state)
 {
@@ -311,7 +355,11 @@ static void region_loaded_later_is_adopted(void **state)
 	pid = spawn_waiting_daemon(arg, &log);
 	assert_true(log_says(log, "no uio_cma region yet; waiting for one to appear"));
 	assert_int_not_equal(access(sock, F_OK), 0); /* no memory, no socket */
+#if defined(__x86_64__)
 	snprintf(cmd, sizeof(cmd), "insmod '%s' base=%s size=%s", ko, base, size);
+#else
+	snprintf(cmd, sizeof(cmd), "insmod '%s'", ko);
+#endif
 	assert_int_equal(system(cmd), 0);
 	assert_true(log_says(log, "(region appeared)"));
 	assert_int_equal(cmabuf_connect(sock, &cb), 0);
