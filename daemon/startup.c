@@ -329,7 +329,9 @@ static void announce(const struct daemon *d, const char *why)
 		log_info("policy from %s: %u pools, %u classes", d->config_path,
 			 d->core.policy.cfg.npools, d->core.policy.cfg.nclasses);
 	else
-		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
+		log_info("no %s: built-in policy (one pool; each uid but root at most half the "
+			 "region)",
+			 d->opt->config_path);
 	say_what_survived(d);
 	notify_socket_sendf("READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving",
 			    d->be->name, d->be->size >> 20);
