@@ -26,6 +26,7 @@
 #include "notify.h"
 #include "notify_socket.h"
 #include "privileges.h"
+#include "region_watch.h"
 #include "server.h"
 #include "startup.h"
 #include "uio_locate.h"
@@ -375,6 +376,8 @@ static int finish_setup(struct daemon *d, const char *why)
 		ret = notify_start(d);
 	if (ret == 0)
 		ret = metrics_file_start(d);
+	if (ret == 0)
+		ret = region_watch_start(d);
 	return ret;
 }
 
