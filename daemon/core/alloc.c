@@ -130,6 +130,13 @@ static enum core_action hand_out(struct core *c, struct core_request *r, uint64_
 	const struct core_alloc_desc *a = &r->desc;
 	struct buffer *b = calloc(1, sizeof(*b));
 
+	if (b) {
+		b->uid = r->owner->id.uid;
+		if (policy_track_uid(&c->policy, b) < 0) {
+			free(b);
+			b = NULL;
+		}
+	}
 	if (!b) {
 		allocator_release(c->alloc, offset, allocator_round(c->alloc, a->size));
 		return refuse(c, r, now, d, -ENOMEM, "out of memory in cmabufd");
@@ -139,7 +146,6 @@ static enum core_action hand_out(struct core *c, struct core_request *r, uint64_
 	b->size = allocator_round(c->alloc, a->size);
 	b->created_ms = now->real_ms;
 	b->pid = r->owner->id.pid;
-	b->uid = r->owner->id.uid;
 	memcpy(b->name, a->name, sizeof(b->name));
 	b->purgeable = a->flags & CMABUF_ALLOC_PURGEABLE;
 	b->reclaimable = a->flags & CMABUF_ALLOC_RECLAIMABLE;
@@ -398,6 +404,7 @@ int core_exported(struct core *c, struct core_request *r, struct buffer *b, int 
 
 	if (ret < 0) {
 		allocator_release(c->alloc, b->offset, b->size);
+		policy_untrack_uid(&c->policy, b);
 		free(b);
 		refuse(c, r, now, d, ret, "%s backend could not export the buffer: %s",
 		       c->region.backend, strerror(-ret));

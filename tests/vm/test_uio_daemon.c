@@ -22,7 +22,9 @@
 #include <cmocka.h>
 
 #include "cmabuf.h"
+#include "connection.h"
 #include "harness.h"
+#include "protocol.h"
 #include "ptewalk_client.h"
 
 #define PAT_LIST "/sys/kernel/debug/x86/pat_memtype_list"
@@ -308,7 +310,8 @@ static bool log_says(FILE *log, const char *what)
 	return false;
 }
 
-static pid_t spawn_waiting_daemon(const char *socket_arg, FILE **log)
+/* backend: "--backend=uio", or NULL for none (auto). */
+static pid_t spawn_daemon(const char *backend, const char *socket_arg, FILE **log)
 {
 	int out[2];
 	pid_t pid;
@@ -319,13 +322,31 @@ static pid_t spawn_waiting_daemon(const char *socket_arg, FILE **log)
 	if (pid == 0) {
 		dup2(out[1], STDERR_FILENO);
 		close(out[0]);
-		execl(getenv("CMABUFD"), "cmabufd", "--backend=uio", socket_arg, (char *)NULL);
+		if (backend)
+			execl(getenv("CMABUFD"), "cmabufd", backend, socket_arg, (char *)NULL);
+		else
+			execl(getenv("CMABUFD"), "cmabufd", socket_arg, (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
 	*log = fdopen(out[0], "r");
 	assert_non_null(*log);
 	return pid;
+}
+
+/* Loads the stub the way the architecture gives it the region (see below). */
+static void load_stub(const char *ko, const char *base, const char *size)
+{
+	char cmd[512];
+
+#if defined(__x86_64__)
+	snprintf(cmd, sizeof(cmd), "insmod '%s' base=%s size=%s", ko, base, size);
+#else
+	(void)base;
+	(void)size;
+	snprintf(cmd, sizeof(cmd), "insmod '%s'", ko);
+#endif
+	assert_int_equal(system(cmd), 0);
 }
 
 /*
@@ -339,7 +360,7 @@ static void region_loaded_later_is_adopted(void **state)
 {
 	const char *ko = getenv("CMABUF_VM_KO"), *base = getenv("CMABUF_VM_BASE"),
 		   *size = getenv("CMABUF_VM_SIZE");
-	char dir[] = "/tmp/cmabuf-late-XXXXXX", sock[64], arg[80], cmd[512];
+	char dir[] = "/tmp/cmabuf-late-XXXXXX", sock[64], arg[80];
 	struct cmabuf_buffer *b;
 	struct cmabuf *cb;
 	uint64_t addr, lo;
@@ -352,15 +373,10 @@ static void region_loaded_later_is_adopted(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/cmabufd.sock", dir);
 	snprintf(arg, sizeof(arg), "--socket=%s", sock);
-	pid = spawn_waiting_daemon(arg, &log);
+	pid = spawn_daemon("--backend=uio", arg, &log);
 	assert_true(log_says(log, "no uio_cma region yet; waiting for one to appear"));
 	assert_int_not_equal(access(sock, F_OK), 0); /* no memory, no socket */
-#if defined(__x86_64__)
-	snprintf(cmd, sizeof(cmd), "insmod '%s' base=%s size=%s", ko, base, size);
-#else
-	snprintf(cmd, sizeof(cmd), "insmod '%s'", ko);
-#endif
-	assert_int_equal(system(cmd), 0);
+	load_stub(ko, base, size);
 	assert_true(log_says(log, "(region appeared)"));
 	assert_int_equal(cmabuf_connect(sock, &cb), 0);
 	b = alloc_or_fail(cb, 1 << 20, "late");
@@ -376,6 +392,71 @@ static void region_loaded_later_is_adopted(void **state)
 	rmdir(dir);
 }
 
+static uint32_t status_flags(const char *sock, char *backend, size_t cap)
+{
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+
+	assert_int_equal(cmabuf_conn_open(&c, sock), 0);
+	assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL), 0);
+	cmabuf_conn_close(&c);
+	snprintf(backend, cap, "%s", r.u.status_reply.backend);
+	return r.u.status_reply.flags;
+}
+
+/*
+ * No --backend, started before the stub is loaded: memfd, and it stays so
+ * (its buffers cannot move), but when the region appears it says so once,
+ * with what to do, in the log and in STATUS (cmabufctl status). Runs last:
+ * it unloads and reloads uio_cma.
+ */
+static void auto_started_before_the_region_says_how_to_move(void **state)
+{
+	const char *ko = getenv("CMABUF_VM_KO"), *base = getenv("CMABUF_VM_BASE"),
+		   *size = getenv("CMABUF_VM_SIZE");
+	char dir[] = "/tmp/cmabuf-auto-XXXXXX", sock[64], arg[80], be[16], line[512];
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+	unsigned again = 0;
+	uint8_t *p;
+	FILE *log;
+	pid_t pid;
+	int status;
+
+	assert_true(ko && base && size);
+	assert_int_equal(system("rmmod uio_cma"), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/cmabufd.sock", dir);
+	snprintf(arg, sizeof(arg), "--socket=%s", sock);
+	pid = spawn_daemon(NULL, arg, &log);
+	assert_true(log_says(log, "backend memfd (default: no uio_cma region found)"));
+	assert_int_equal(cmabuf_connect(sock, &cb), 0);
+	b = alloc_or_fail(cb, 1 << 20, "before");
+	p = cmabuf_map(b);
+	assert_non_null(p);
+	memset(p, 0x5a, 1 << 20);
+	assert_int_equal(status_flags(sock, be, sizeof(be)), 0);
+	load_stub(ko, base, size);
+	assert_true(log_says(log, "a uio_cma region appeared (uio"));
+	assert_int_equal(status_flags(sock, be, sizeof(be)), CMABUF_STATUS_UIO_REGION_UNUSED);
+	assert_string_equal(be, "memfd"); /* no switch under a live buffer */
+	assert_int_equal(p[0], 0x5a);
+	assert_int_equal(p[(1 << 20) - 1], 0x5a);
+	/* Once: another add event for the same device says nothing more. */
+	assert_int_equal(system("for u in /sys/class/uio/uio*/uevent; do echo add > $u; done"), 0);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+	assert_int_equal(status_flags(sock, be, sizeof(be)), CMABUF_STATUS_UIO_REGION_UNUSED);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	while (fgets(line, sizeof(line), log))
+		again += strstr(line, "a uio_cma region appeared") != NULL;
+	assert_int_equal(again, 0);
+	fclose(log);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -387,7 +468,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(free_then_alloc_at_once_never_sees_a_full_region,
 						setup, teardown),
-		cmocka_unit_test(region_loaded_later_is_adopted), /* last: reloads the stub */
+		cmocka_unit_test(region_loaded_later_is_adopted), /* these reload the stub */
+		cmocka_unit_test(auto_started_before_the_region_says_how_to_move),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
