@@ -247,10 +247,12 @@ struct uio_cma_heap_caller {
  * UIO_CMA_IOC_HEAP_ANSWER: answer request id. error 0: export [offset,
  * offset + size) under cookie and name exactly as UIO_CMA_IOC_EXPORT would
  * (same checks, same errors; size must be at least the request's len), and
- * give it to the caller; the daemon gets no descriptor. error 1..4095: the
- * caller's ALLOC fails with -error. Returns 0 once the caller has it (it
- * may still drop it: see above); ENOENT the request is not pending, and
- * nothing was exported; EINVAL error out of range, flags or pad not zero.
+ * give it to the caller; the daemon gets no descriptor. error 1..511: the
+ * caller's ALLOC fails with -error (512 and up are the kernel's internal
+ * codes, ERESTARTSYS and the like, which must never reach a caller).
+ * Returns 0 once the caller has it (it may still drop it: see above);
+ * ENOENT the request is not pending, and nothing was exported; EINVAL
+ * error out of range, flags not zero.
  */
 struct uio_cma_heap_answer {
 	__u64 id;

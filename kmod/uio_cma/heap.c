@@ -369,7 +369,8 @@ long uio_cma_heap_answer(struct uio_cma_region *r, void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.error > MAX_ERRNO)
+	/* ERESTARTSYS (512) and above are the kernel's, never a caller's. */
+	if (arg.flags || arg.error >= ERESTARTSYS)
 		return -EINVAL;
 	if (arg.error) {
 		mutex_lock(&r->lock);

@@ -494,6 +494,8 @@ static void test_bad_answers(void)
 		goto out;
 	ret = hd_answer_error(&door, ev.cookie, 4096);
 	check(ret == -EINVAL, "error 4096: EINVAL (%s)", strerror(-ret));
+	ret = hd_answer_error(&door, ev.cookie, 513); /* ERESTARTNOINTR */
+	check(ret == -EINVAL, "error 513, a kernel-internal code: EINVAL (%s)", strerror(-ret));
 	off = hd_place(&door, 64 * KIB);
 	a.id = ev.cookie;
 	a.offset = (uint64_t)off;
