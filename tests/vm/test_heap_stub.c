@@ -743,6 +743,38 @@ static void test_timeout(void)
 	reap(pid);
 }
 
+/* A request that leaves before the daemon read its event takes the event along. */
+static void test_left_unread(void)
+{
+	struct pollfd p = {.fd = door.ctl, .events = POLLIN};
+	struct call c = a_call(4096);
+	struct result r;
+	int rfd;
+	pid_t pid;
+
+	c.sig = SIGUSR1;
+	pid = spawn_one(c, &rfd);
+	/* POLLIN: the event is queued, so the caller waits; nothing is read. */
+	if (check(poll(&p, 1, WAIT_MS) == 1, "left unread: an event is queued")) {
+		kill(pid, SIGUSR1);
+		if (!get_result(rfd, &r, WAIT_MS))
+			r.err = -1; /* no result */
+		check(r.err == EINTR, "left unread: EINTR (%s)", strerror(r.err));
+		check(no_event(), "left unread: its event is gone with it");
+	}
+	close(rfd);
+	reap(pid);
+	set_timeout_ms(300);
+	pid = spawn_one(c, &rfd);
+	if (!get_result(rfd, &r, WAIT_MS))
+		r.err = -1; /* no result */
+	check(r.err == ETIMEDOUT && no_event(),
+	      "left unread: a timed-out request leaves no event either (%s)", strerror(r.err));
+	set_timeout_ms(5000);
+	close(rfd);
+	reap(pid);
+}
+
 /* The daemon goes away while callers wait: they fail with ENODEV. */
 static void test_control_closed(void)
 {
@@ -979,6 +1011,7 @@ int main(int argc, char **argv)
 	test_answered_dropped(false);
 	test_answered_dropped(true);
 	test_timeout();
+	test_left_unread();
 	test_control_closed();
 	test_pending_limit();
 	test_many();
