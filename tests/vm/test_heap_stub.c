@@ -856,6 +856,44 @@ static void test_pending_limit(void)
 	reap(pid2);
 }
 
+/* UIO_CMA_HEAP_PENDING requests in all wait at once; the next, of any uid, gets EAGAIN. */
+static void test_pending_total(void)
+{
+	enum { UIDS = UIO_CMA_HEAP_PENDING / UIO_CMA_HEAP_PENDING_UID };
+	static uint64_t ids[UIO_CMA_HEAP_PENDING];
+	int rfd[UIDS + 1], got = 0, cancelled = 0;
+	struct call c = a_call(4096);
+	struct uio_cma_event ev;
+	pid_t pid[UIDS + 1];
+	struct result r;
+
+	set_timeout_ms(600000);
+	for (int i = 0; i < UIDS; i++) {
+		c.uid = 2001 + 10 * i;
+		pid[i] = spawn_callers(c, UIO_CMA_HEAP_PENDING_UID, &rfd[i]);
+	}
+	while (got < UIO_CMA_HEAP_PENDING && hd_take_alloc(&door, &ev, WAIT_MS) == 1)
+		ids[got++] = ev.cookie;
+	check(got == UIO_CMA_HEAP_PENDING, "%d uids: %d requests wait (the limit)", UIDS, got);
+	c.uid = 3001;
+	pid[UIDS] = spawn_one(c, &rfd[UIDS]);
+	if (!get_result(rfd[UIDS], &r, WAIT_MS))
+		r.err = -1; /* no result */
+	check(r.err == EAGAIN && no_event(), "one more, of a new uid: EAGAIN, no event (%s)",
+	      strerror(r.err));
+	for (int i = 0; i < got; i++)
+		hd_answer_error(&door, ids[i], ECANCELED);
+	for (int i = 0; i < UIDS; i++)
+		for (int t = 0; t < UIO_CMA_HEAP_PENDING_UID && get_result(rfd[i], &r, WAIT_MS); t++)
+			cancelled += r.err == ECANCELED;
+	check(cancelled == got, "and all %d get ECANCELED once answered (%d)", got, cancelled);
+	set_timeout_ms(5000);
+	for (int i = 0; i <= UIDS; i++) {
+		close(rfd[i]);
+		reap(pid[i]);
+	}
+}
+
 /* Entries of LIST, sorted by the stub: true if none overlaps the next. */
 static bool list_disjoint(int *count)
 {
@@ -1076,6 +1114,7 @@ int main(int argc, char **argv)
 	test_left_unread();
 	test_control_closed();
 	test_pending_limit();
+	test_pending_total();
 	test_many();
 	test_query();
 	test_pinned();
