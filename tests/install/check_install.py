@@ -178,7 +178,8 @@ def check_tree(builddir):
         if rules:
             text = read(destdir, rules)
             for needle in ('KERNEL=="uio_cma[0-9]*"', 'OWNER="cmabuf"', 'MODE="0600"',
-                           'TAG+="systemd"', 'ENV{SYSTEMD_WANTS}+="cmabufd.service"'):
+                           'TAG+="systemd"', 'ENV{SYSTEMD_WANTS}+="cmabufd.service"',
+                           'KERNEL=="cmabuf_heap[0-9]*", GROUP="video", MODE="0660"'):
                 check(needle in text, f"udev rule has {needle}")
             # udevadm verify exists from systemd 254 on (Debian 12 has 252).
             if shutil.which("udevadm") and "verify" in run(["udevadm", "--help"]).stdout:
@@ -200,7 +201,8 @@ def check_tree(builddir):
                                      capture_output=True, text=True).stdout
             version = json.loads(version)["version"]
             base = f"{opts['dkmsdir']}/uio_cma-{version}/"
-            for f in ("dkms.conf", "uio_cma.c", "Kbuild", "Makefile", "uio_cma.h"):
+            for f in ("dkms.conf", "main.c", "heap.c", "uio_cma_priv.h", "Kbuild", "Makefile",
+                      "uio_cma.h"):
                 find(installed, re.escape(base + f))
             conf = read(destdir, base + "dkms.conf")
             check(f'PACKAGE_VERSION="{version}"' in conf,
