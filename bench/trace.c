@@ -122,7 +122,8 @@ static void replay(const struct heap_ops *o, const struct trace *t, struct repla
 			r->allocs++;
 			sz[e->id] = e->size;
 			t0 = now_ns();
-			if (o->alloc(h, e->size, &off[e->id]) < 0) {
+			if ((o->alloc_group ? o->alloc_group(h, e->size, e->group, &off[e->id])
+					    : o->alloc(h, e->size, &off[e->id])) < 0) {
 				r->ns += now_ns() - t0;
 				off[e->id] = NONE;
 				count_failure(o, h, e->size, r);
