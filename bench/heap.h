@@ -29,7 +29,8 @@ struct heap_ops {
 	uint64_t (*largest_free)(struct heap *h);
 };
 
-extern const struct heap_ops heap_cmabuf;  /* cmabuf itself (daemon/core/allocator.c) */
+extern const struct heap_ops heap_cmabuf;	  /* cmabuf itself (daemon/core/allocator.c) */
+extern const struct heap_ops heap_cmabuf_grouped; /* the same, told each buffer's group */
 extern const struct heap_ops heap_bestfit; /* exact best fit: cmabuf's placement before issue 8 */
 extern const struct heap_ops heap_bitmap;  /* genalloc-style bitmap first fit */
 extern const struct heap_ops heap_buddy;   /* binary buddy */
