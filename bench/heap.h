@@ -20,6 +20,8 @@ struct heap_ops {
 	void (*destroy)(struct heap *h);
 	/* Page-aligned placement; 0 or -ENOMEM. */
 	int (*alloc)(struct heap *h, uint64_t size, uint64_t *offset);
+	/* Optional: the same with the stream (group) the buffer belongs to; NULL: alloc is used. */
+	int (*alloc_group)(struct heap *h, uint64_t size, uint32_t group, uint64_t *offset);
 	/* Exactly what one alloc returned, with the size that was asked for. */
 	void (*release)(struct heap *h, uint64_t offset, uint64_t size);
 	uint64_t (*free_bytes)(struct heap *h);
@@ -27,7 +29,8 @@ struct heap_ops {
 	uint64_t (*largest_free)(struct heap *h);
 };
 
-extern const struct heap_ops heap_cmabuf;  /* cmabuf itself (daemon/core/allocator.c) */
+extern const struct heap_ops heap_cmabuf;	  /* cmabuf itself (daemon/core/allocator.c) */
+extern const struct heap_ops heap_cmabuf_grouped; /* the same, told each buffer's group */
 extern const struct heap_ops heap_bestfit; /* exact best fit: cmabuf's placement before issue 8 */
 extern const struct heap_ops heap_bitmap;  /* genalloc-style bitmap first fit */
 extern const struct heap_ops heap_buddy;   /* binary buddy */

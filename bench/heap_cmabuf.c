@@ -21,6 +21,11 @@ static int cmabuf_alloc(struct heap *h, uint64_t size, uint64_t *offset)
 	return allocator_alloc((struct allocator *)h, size, 0, offset);
 }
 
+static int cmabuf_alloc_group(struct heap *h, uint64_t size, uint32_t group, uint64_t *offset)
+{
+	return allocator_alloc_group((struct allocator *)h, size, 0, group, offset);
+}
+
 static void cmabuf_release(struct heap *h, uint64_t offset, uint64_t size)
 {
 	if (allocator_release((struct allocator *)h, offset, size) < 0) {
@@ -50,6 +55,18 @@ const struct heap_ops heap_cmabuf = {
 	.create = cmabuf_create,
 	.destroy = cmabuf_destroy,
 	.alloc = cmabuf_alloc,
+	.release = cmabuf_release,
+	.free_bytes = cmabuf_free_bytes,
+	.largest_free = cmabuf_largest_free,
+};
+
+/* The same allocator told each buffer's stream (allocator_alloc_group). */
+const struct heap_ops heap_cmabuf_grouped = {
+	.name = "cmabuf grouped",
+	.create = cmabuf_create,
+	.destroy = cmabuf_destroy,
+	.alloc = cmabuf_alloc,
+	.alloc_group = cmabuf_alloc_group,
 	.release = cmabuf_release,
 	.free_bytes = cmabuf_free_bytes,
 	.largest_free = cmabuf_largest_free,

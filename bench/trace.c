@@ -22,10 +22,11 @@
 #define SEED	     0xc0ffee1234ull
 #define SAMPLE_EVERY 8 /* events between contiguity samples */
 #define NONE	     UINT64_MAX
+#define FULL_STEPS   100000u /* streams per occupancy; --quick: 3000 */
 
-/* The goal compares cmabuf (first) with best fit, first fit and buddy: keep this order. */
-static const struct heap_ops *const heaps[] = {&heap_cmabuf, &heap_bitmap, &heap_buddy, &heap_tlsf,
-					       &heap_bestfit};
+/* The goal compares cmabuf grouped (first) with best fit, first fit and buddy: keep this order. */
+static const struct heap_ops *const heaps[] = {&heap_cmabuf_grouped, &heap_bitmap,  &heap_buddy,
+					       &heap_tlsf,	     &heap_bestfit, &heap_cmabuf};
 #define NHEAPS	    (sizeof(heaps) / sizeof(heaps[0]))
 #define H_FIRST_FIT 1
 #define H_BUDDY	    2
@@ -122,7 +123,8 @@ static void replay(const struct heap_ops *o, const struct trace *t, struct repla
 			r->allocs++;
 			sz[e->id] = e->size;
 			t0 = now_ns();
-			if (o->alloc(h, e->size, &off[e->id]) < 0) {
+			if ((o->alloc_group ? o->alloc_group(h, e->size, e->group, &off[e->id])
+					    : o->alloc(h, e->size, &off[e->id])) < 0) {
 				r->ns += now_ns() - t0;
 				off[e->id] = NONE;
 				count_failure(o, h, e->size, r);
@@ -198,13 +200,27 @@ static void print_failures(const struct replay *r)
 	}
 }
 
-static bool goal_met(double occ, const struct replay *r)
+/*
+ * Issue 20's goal at 80/85%: no more than twice the failures of a clairvoyant
+ * greedy placement with same-size affinity (10 / 173 on this trace in 256 MiB,
+ * bench/RESULTS.md section 4; that simulator is not part of this bench, so the
+ * figures are only known for 256 MiB and the full trace). At 90/95%: no more than exact best fit
+ * and strictly fewer than first fit and buddy.
+ */
+static const uint64_t clairvoyant_256[2] = {10, 173};
+
+static const char *goal_met(double occ, const struct replay *r, uint64_t region, unsigned steps)
 {
 	uint64_t c = r[0].fails;
 
-	if (occ <= 0.85)
-		return c == 0;
-	return c <= r[H_BEST_FIT].fails && c < r[H_FIRST_FIT].fails && c < r[H_BUDDY].fails;
+	if (occ <= 0.85) {
+		if (region != REGION || steps != FULL_STEPS)
+			return "no clairvoyant figure for this region and length";
+		return c <= 2 * clairvoyant_256[occ > 0.80] ? "met" : "MISSED";
+	}
+	return c <= r[H_BEST_FIT].fails && c < r[H_FIRST_FIT].fails && c < r[H_BUDDY].fails
+		       ? "met"
+		       : "MISSED";
 }
 
 /* TRACE_REGION_MIB replays the same mix in another region size (default 256). */
@@ -228,7 +244,7 @@ int main(int argc, char **argv)
 
 	bench_args_parse(argc, argv, "Trace replay: cmabuf's allocator against the baselines.",
 			 &args);
-	steps = args.quick ? 3000 : 100000;
+	steps = args.quick ? 3000 : FULL_STEPS;
 	printf("Trace replay: seed 0x%llx, %u streams per occupancy; every request is made while "
 	       "the region ideally has room for it, so every failure is fragmentation "
 	       "('fail w/ own room': the allocator's own free bytes also sufficed)\n",
@@ -241,15 +257,19 @@ int main(int argc, char **argv)
 		print_failures(r[o]);
 		trace_free(&t);
 	}
-	printf("\nGoals: zero failures at <= 85%%; at 90%% and 95%% no more than exact best fit "
-	       "and strictly fewer than first fit and buddy\n");
+	printf("\nGoals: at 80%% and 85%% (256 MiB) <= 2x the clairvoyant+affinity failures "
+	       "(%llu / %llu); at 90%% and 95%% no more than exact best fit and strictly fewer "
+	       "than first fit and buddy\n",
+	       (unsigned long long)(2 * clairvoyant_256[0]),
+	       (unsigned long long)(2 * clairvoyant_256[1]));
 	for (o = 0; o < sizeof(occ) / sizeof(occ[0]); o++)
-		printf("  %.0f%%: cmabuf %llu failures (best fit %llu, first fit %llu, buddy %llu) "
+		printf("  %.0f%%: cmabuf grouped %llu failures (best fit %llu, first fit %llu, "
+		       "buddy %llu) "
 		       "-> %s\n",
 		       occ[o] * 100, (unsigned long long)r[o][0].fails,
 		       (unsigned long long)r[o][H_BEST_FIT].fails,
 		       (unsigned long long)r[o][H_FIRST_FIT].fails,
 		       (unsigned long long)r[o][H_BUDDY].fails,
-		       goal_met(occ[o], r[o]) ? "met" : "MISSED");
+		       goal_met(occ[o], r[o], region, steps));
 	return 0; /* goals are reported, never asserted: a benchmark is not a test */
 }

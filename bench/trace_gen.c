@@ -20,6 +20,7 @@ struct group {
 	uint64_t size;	/* each buffer's */
 	uint64_t death; /* step at which it goes; UINT64_MAX: never */
 	int immortal;	/* created at boot, never a victim */
+	uint32_t group; /* the trace's name for this stream */
 };
 
 struct gen {
@@ -51,7 +52,7 @@ static uint64_t range(struct gen *g, uint64_t lo, uint64_t hi)
 	return lo + next_u64(&g->rng) % (hi - lo + 1);
 }
 
-static void emit(struct trace *t, uint32_t op, uint32_t id, uint64_t size)
+static void emit(struct trace *t, uint32_t op, uint32_t id, uint64_t size, uint32_t group)
 {
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 65536;
@@ -67,6 +68,7 @@ static void emit(struct trace *t, uint32_t op, uint32_t id, uint64_t size)
 	t->ev[t->n].op = op;
 	t->ev[t->n].id = id;
 	t->ev[t->n].size = size;
+	t->ev[t->n].group = group;
 	t->n++;
 }
 
@@ -82,7 +84,7 @@ static void destroy(struct gen *g, size_t i)
 	unsigned k;
 
 	for (k = 0; k < gr->n; k++)
-		emit(g->t, TRACE_FREE, gr->ids[k], 0);
+		emit(g->t, TRACE_FREE, gr->ids[k], 0, gr->group);
 	g->live -= group_bytes(gr);
 	g->g[i] = g->g[--g->ng];
 }
@@ -91,9 +93,10 @@ static void create(struct gen *g, struct group *gr)
 {
 	unsigned k;
 
+	gr->group = ++g->t->ngroups;
 	for (k = 0; k < gr->n; k++) {
 		gr->ids[k] = g->t->nids++;
-		emit(g->t, TRACE_ALLOC, gr->ids[k], gr->size);
+		emit(g->t, TRACE_ALLOC, gr->ids[k], gr->size, gr->group);
 	}
 	g->live += group_bytes(gr);
 	if (g->ng == g->capg) {
@@ -219,7 +222,7 @@ void trace_generate(struct trace *t, uint64_t region, double target, unsigned st
 			create(&g, &gr);
 		occ_sum += (double)g.live / (double)region;
 		if (probe_every && now % probe_every == 0)
-			emit(t, TRACE_PROBE, 0, 0);
+			emit(t, TRACE_PROBE, 0, 0, 0);
 	}
 	t->mean_occupancy = occ_sum / steps;
 	free(g.g);

@@ -15,21 +15,29 @@
 #include <stdint.h>
 
 enum trace_op {
-	TRACE_ALLOC, /* id, size */
+	TRACE_ALLOC, /* id, size, group */
 	TRACE_FREE,  /* id */
 	TRACE_PROBE, /* measure how many frames still fit here */
 };
 
+/*
+ * group: the stream the buffer belongs to (1, 2, ...; every buffer of a frame
+ * pool has its pool's), allocated together and freed together. Numbering the
+ * streams draws nothing from the generator, so the requests are those of the
+ * trace before groups existed.
+ */
 struct trace_ev {
 	uint32_t op;
 	uint32_t id;
 	uint64_t size;
+	uint32_t group;
 };
 
 struct trace {
 	struct trace_ev *ev;
 	size_t n, cap;
 	uint32_t nids;
+	uint32_t ngroups; /* groups used: 1..ngroups */
 	uint64_t region;
 	double target;	       /* occupancy the generator held */
 	double mean_occupancy; /* what it actually averaged, sampled per step */

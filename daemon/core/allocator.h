@@ -49,6 +49,17 @@ uint64_t allocator_round(const struct allocator *a, uint64_t size);
 int allocator_alloc(struct allocator *a, uint64_t size, uint64_t align, uint64_t *offset);
 
 /*
+ * The same for a buffer of a group: buffers allocated together and freed
+ * together (a V4L2 queue, a codec's pool, a swapchain), named by any non-zero
+ * id the caller chooses. A block goes right beside the group's last one if
+ * there is room; a new group's first block starts where several blocks of its
+ * size fit, so the rest of the group can follow it; otherwise, and for group
+ * 0 always, exactly as allocator_alloc. Same errors.
+ */
+int allocator_alloc_group(struct allocator *a, uint64_t size, uint64_t align, uint64_t group,
+			  uint64_t *offset);
+
+/*
  * Claims exactly [offset, offset + size) (rounded to the granule), which must
  * lie wholly inside one free extent: used to rebuild state after a restart.
  * -EINVAL out of range or unaligned, -EBUSY if any part is not free, -ENOMEM

@@ -325,6 +325,9 @@ static uint64_t random_size(void)
 	return rnd_range(1, 1ULL << rnd_range(0, 23));
 }
 
+/* Groups the random model spreads its requests over; 0: allocator_alloc only (the seed's run). */
+static unsigned model_groups;
+
 static void model_alloc(struct model *m)
 {
 	static const uint64_t aligns[] = {0, 4 * KiB, 64 * KiB, 1 * MiB, 2 * MiB};
@@ -341,7 +344,14 @@ static void model_alloc(struct model *m)
 	 * more of either than that they must be exact too. */
 	allocator_get_stats(m->a, &st);
 	exact = eff == PAGE || (st.free_extents <= 64 && ref_count_size(m, rsize / PAGE) <= 64);
-	ret = allocator_alloc(m->a, size, align, &off);
+	uint64_t group = model_groups ? rnd() % (model_groups + 1) : 0;
+
+	/* A grouped request's place is its own rule; group 0 is checked as ungrouped. */
+	exact = exact && !group;
+	if (model_groups)
+		ret = allocator_alloc_group(m->a, size, align, group, &off);
+	else
+		ret = allocator_alloc(m->a, size, align, &off);
 	CHECK(m, ret == 0 || (ret == -ENOMEM && off == UINT64_MAX));
 	/* Checking the choice costs a scan of the reference: always on failure (never miss
 	 * a fit), on every fourth success otherwise. */
@@ -394,13 +404,13 @@ static void model_reserve(struct model *m)
 	m->n_reserve++;
 }
 
-static void test_random_model(void **state)
+static void run_random_model(unsigned groups)
 {
 	struct model *m = calloc(1, sizeof(*m));
 	uint64_t nops = env_u64("ALLOC_TEST_OPS", 100000), r;
 
-	(void)state;
 	assert_non_null(m);
+	model_groups = groups;
 	m->seed = env_u64("ALLOC_TEST_SEED", 0xc0ffee);
 	rng_state = m->seed;
 	m->a = allocator_new(REGION, PAGE);
@@ -425,6 +435,19 @@ static void test_random_model(void **state)
 		      m->max_free_extents);
 	allocator_destroy(m->a);
 	free(m);
+}
+
+static void test_random_model(void **state)
+{
+	(void)state;
+	run_random_model(0);
+}
+
+/* The same with requests spread over 7 groups and group 0: every invariant after each op. */
+static void test_random_model_grouped(void **state)
+{
+	(void)state;
+	run_random_model(7);
 }
 
 /* ---- directed tests --------------------------------------------------- */
@@ -545,6 +568,80 @@ static void test_affinity(void **state)
 	assert_int_equal(allocator_release(a, (top - 24) * PAGE, 20 * PAGE), 0);
 	/* The top of the highest hole would be top - 20: right above the 16 instead. */
 	assert_int_equal(alloc_ok(a, 16 * PAGE, 0), (top - 24) * PAGE);
+	assert_int_equal(allocator_check(a), 0);
+	allocator_destroy(a);
+}
+
+/* Group 0 is allocator_alloc: the same sequence places every block at the same offset. */
+static void test_group_zero_is_ungrouped(void **state)
+{
+	struct allocator *a = allocator_new(REGION, PAGE), *b = allocator_new(REGION, PAGE);
+	uint64_t offs[256], size[256], oa, ob;
+	int i, n = 0, ra, rb;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	rng_state = 7;
+	for (i = 0; i < 4000; i++) {
+		if (n && (n == 256 || rnd() % 3 == 0)) {
+			int k = (int)(rnd() % (uint64_t)n);
+
+			assert_int_equal(allocator_release(a, offs[k], size[k]), 0);
+			assert_int_equal(allocator_release(b, offs[k], size[k]), 0);
+			offs[k] = offs[--n];
+			size[k] = size[n];
+			continue;
+		}
+		size[n] = random_size();
+		ra = allocator_alloc(a, size[n], 0, &oa);
+		rb = allocator_alloc_group(b, size[n], 0, 0, &ob);
+		assert_int_equal(ra, rb);
+		if (ra == 0) {
+			assert_int_equal(oa, ob);
+			offs[n++] = oa;
+		}
+	}
+	assert_int_equal(allocator_check(b), 0);
+	allocator_destroy(a);
+	allocator_destroy(b);
+}
+
+/*
+ * A new group starts where several blocks of its size fit, not in the first
+ * hole that holds one, and its next block goes beside it rather than into the
+ * hole beside another block of its size; releasing its last block moves the
+ * group's place to the neighbour of its own, and releasing all ends the group.
+ */
+static void test_group_run_and_adjacency(void **state)
+{
+	struct allocator *a = allocator_new(REGION, PAGE);
+	const uint64_t f = 600 * PAGE; /* large: above the 512-page threshold */
+	uint64_t y, w, g1, g2;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(alloc_ok(a, f, 0), 0);
+	y = alloc_ok(a, f, 0);
+	assert_int_equal(alloc_ok(a, f, 0), 1200 * PAGE);
+	w = alloc_ok(a, 700 * PAGE, 0);
+	assert_int_equal(w, 1800 * PAGE);
+	assert_int_equal(allocator_release(a, y, f), 0); /* a one-frame hole beside x and z */
+	assert_int_equal(allocator_alloc_group(a, f, 0, 1, &g1), 0);
+	assert_int_equal(g1, 2500 * PAGE); /* not the hole at 600: 8 frames fit from 2500 */
+	assert_int_equal(allocator_alloc_group(a, f, 0, 1, &g2), 0);
+	assert_int_equal(g2, 3100 * PAGE); /* beside g1, not in the hole beside the frame at 0 */
+	assert_int_equal(alloc_ok(a, f, 0), y); /* ungrouped: affinity as before */
+	assert_int_equal(allocator_check(a), 0);
+	assert_int_equal(allocator_release(a, g2, f), 0);
+	assert_int_equal(allocator_alloc_group(a, 2 * f, 0, 1, &g2), 0);
+	assert_int_equal(g2, 3100 * PAGE); /* beside g1 again, whatever its size */
+	assert_int_equal(allocator_release(a, g1, f), 0);
+	assert_int_equal(allocator_release(a, g2, 2 * f), 0);
+	assert_int_equal(allocator_check(a), 0);
+	/* The group has ended: its id starts a new run, at the lowest place 8 frames fit. */
+	assert_int_equal(allocator_alloc_group(a, f, 0, 1, &g1), 0);
+	assert_int_equal(g1, 2500 * PAGE);
 	assert_int_equal(allocator_check(a), 0);
 	allocator_destroy(a);
 }
@@ -1008,7 +1105,10 @@ int main(void)
 		cmocka_unit_test(test_for_each_free_order),
 		cmocka_unit_test(test_for_each_free_from),
 		cmocka_unit_test(test_coalesce_after_free_all),
+		cmocka_unit_test(test_group_zero_is_ungrouped),
+		cmocka_unit_test(test_group_run_and_adjacency),
 		cmocka_unit_test(test_random_model),
+		cmocka_unit_test(test_random_model_grouped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
