@@ -359,6 +359,9 @@ static int finish_setup(struct daemon *d, const char *why)
 		if (!d->ev_prepare || event_priority_set(d->ev_prepare, DAEMON_PRIO_IDLE) < 0)
 			return -ENOMEM;
 	}
+	ret = heap_service_start(d);
+	if (ret < 0)
+		return ret;
 	take_stored_buffers(d);
 	ret = adopt_survivors(d);
 	if (ret == 0 && d->be->ops->clear)
@@ -430,6 +433,7 @@ void daemon_stop(struct daemon *d)
 {
 	metrics_file_stop(d);
 	notify_stop(d);
+	heap_service_stop(d);
 	server_stop(&d->server);
 	if (d->ev_monitor)
 		event_free(d->ev_monitor);
