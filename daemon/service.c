@@ -256,6 +256,9 @@ static void denied(void *ctx, struct owner *o)
 {
 	struct daemon *d = ctx;
 
+	/* A heap caller has no connection to close: its next requests are refused. */
+	if (o->door_kind == OWNER_DOOR_HEAP)
+		return;
 	server_client_denied(&d->server, o);
 }
 
