@@ -5,6 +5,7 @@
  * us through RELEASED events when a dma-buf's last reference is gone; only
  * then does the range go back to the allocator.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -272,27 +273,52 @@ static int check_abi(int ctl, const struct uio_region *r)
 	return (int)info.abi_version;
 }
 
-/*
- * The node's name: the module parameter heap= names the first region's (the
- * stub's default "cmabuf"); a device-tree region names its own, which the
- * stub does not report, so that one is shown as unknown.
- */
-static void find_heap_node(struct backend *be)
+/* DEVNAME=dma_heap/NAME in a misc device's uevent: 1 with the node in node, else 0. */
+static int heap_devname(const char *uevent, char *node, size_t cap)
 {
-	FILE *f = fopen("/sys/module/uio_cma/parameters/heap", "re");
-	char name[48] = "";
+	FILE *f = fopen(uevent, "re");
+	char line[128];
+	int found = 0;
 
-	if (f) {
-		if (!fgets(name, sizeof(name), f))
-			name[0] = '\0';
-		fclose(f);
-		name[strcspn(name, "\n")] = '\0';
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		/* 64 bytes hold "/dev/" and the stub's longest node name ("dma_heap/" + 53) */
+		if (!strncmp(line, "DEVNAME=dma_heap/", 17) && strlen(line + 8) + 6 <= cap) {
+			memcpy(node, "/dev/", 5);
+			memcpy(node + 5, line + 8, strlen(line + 8) + 1);
+			found = 1;
+		}
 	}
-	snprintf(be->heap_node, sizeof(be->heap_node), "/dev/dma_heap/%s",
-		 name[0] ? name : "cmabuf");
-	if (access(be->heap_node, F_OK) < 0 && !name[0])
-		snprintf(be->heap_node, sizeof(be->heap_node),
-			 "/dev/dma_heap/(set in the device tree)");
+	fclose(f);
+	return found;
+}
+
+/*
+ * The node's name, as the kernel made it: the stub registers the node as a
+ * misc device whose parent is the region's device, so it is the one of
+ * /sys/class/uio/uioN/device/misc/ that names a dma_heap/ node.
+ */
+static void find_heap_node(struct backend *be, const struct uio_region *r)
+{
+	char dir[160], uevent[512];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(be->heap_node, sizeof(be->heap_node), "/dev/dma_heap/(unknown name)");
+	snprintf(dir, sizeof(dir), "/sys/class/uio/%s/device/misc", r->uio_name);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(uevent, sizeof(uevent), "%s/%s/uevent", dir, e->d_name);
+		if (heap_devname(uevent, be->heap_node, sizeof(be->heap_node)))
+			break;
+	}
+	closedir(d);
 }
 
 /*
@@ -313,7 +339,7 @@ static void serve_heap(struct backend *be, int ctl, int abi, const struct uio_re
 	memset(&hs, 0, sizeof(hs));
 	if (ioctl(ctl, UIO_CMA_IOC_HEAP_SERVE, &hs) == 0) {
 		be->heap_state = BACKEND_HEAP_SERVED;
-		find_heap_node(be);
+		find_heap_node(be, r);
 		return;
 	}
 	if (errno == ENODEV) {
