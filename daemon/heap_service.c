@@ -88,6 +88,8 @@ int heap_service_start(struct daemon *d)
 
 	if (ret < 0)
 		return ret;
+	d->heap.max_owners = d->opt->max_clients;
+	d->heap.max_owners_per_uid = d->opt->max_clients_per_uid;
 	d->heap_ready = true;
 	d->server.heap = &d->heap;
 	if (state != HEAP_DOOR_SERVED)

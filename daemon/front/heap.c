@@ -186,11 +186,57 @@ static void refuse_here(struct heap_door *h, struct heap_owner *ho, struct heap_
 	log_debug("dma-heap request of pid %d refused: %s", (int)ho->owner.id.pid, why);
 }
 
+/*
+ * Each process is a client with its own limits, so processes holding heap
+ * buffers count against --max-clients-per-uid as connections do (apart from
+ * them): one user cannot multiply its quota by forking. The reason, or NULL.
+ */
+static const char *too_many(const struct heap_door *h, uid_t uid, char *why, size_t cap)
+{
+	const struct heap_owner *ho;
+	unsigned mine = 0;
+
+	if (h->nowners >= h->max_owners) {
+		snprintf(why, cap,
+			 "cmabufd serves %u dma-heap callers holding buffers already "
+			 "(--max-clients); try again later",
+			 h->nowners);
+		return why;
+	}
+	TAILQ_FOREACH (ho, &h->owners, link)
+		mine += ho->owner.id.uid == uid;
+	if (mine < h->max_owners_per_uid)
+		return NULL;
+	snprintf(why, cap,
+		 "uid %u has %u processes holding dma-heap buffers or waiting for them, the most "
+		 "one uid may have (--max-clients-per-uid); close some buffers",
+		 (unsigned)uid, mine);
+	return why;
+}
+
+/* Refused before it has an owner: recorded under the caller's pid and uid. */
+static void refuse_stranger(struct heap_door *h, const struct heap_request *hr,
+			    const struct heap_caller *c, int err, const char *why)
+{
+	struct peer_identity id = {.pid = c->tgid, .uid = c->uid, .gid = c->gid};
+	struct core_alloc_desc desc = {.size = hr->len};
+	struct core_time now = time_now();
+	struct owner o;
+
+	core_owner_init(&o, &id, &heap_door_ops, NULL);
+	o.door_kind = OWNER_DOOR_HEAP;
+	memcpy(desc.name, hr->name, sizeof(desc.name));
+	core_record_refusal(h->core, &o, &desc, err, why, &now);
+	h->hooks->answer(h->hooks_ctx, hr->id, NULL, NULL, -err);
+	log_debug("dma-heap request of pid %d refused: %s", (int)c->tgid, why);
+}
+
 /* Who asks, and as whom: false when the request is answered already (or its caller left). */
 static bool take_caller(struct heap_door *h, struct heap_request *hr)
 {
 	struct heap_caller c;
 	unsigned long long start;
+	char why[CMABUF_REASON_LEN];
 	int ret = h->hooks->caller(h->hooks_ctx, hr->id, &c);
 
 	if (ret == -ENOENT) /* interrupted, timed out or killed: nothing to answer */
@@ -203,11 +249,16 @@ static bool take_caller(struct heap_door *h, struct heap_request *hr)
 	}
 	/* Read while the caller sleeps in the stub: its own (uio_cma.h). */
 	start = identity_start_time(c.tgid);
+	snprintf(hr->name, sizeof(hr->name), "heap:%s", c.comm);
 	hr->ho = find_owner(h, &c, start);
+	if (!hr->ho && too_many(h, c.uid, why, sizeof(why))) {
+		refuse_stranger(h, hr, &c, -EDQUOT, why);
+		free(c.groups);
+		return false;
+	}
 	if (!hr->ho)
 		hr->ho = new_owner(h, &c, start);
 	free(c.groups);
-	snprintf(hr->name, sizeof(hr->name), "heap:%s", c.comm);
 	if (!hr->ho) {
 		log_error("out of memory for dma-heap caller pid %d; refused", (int)c.tgid);
 		h->hooks->answer(h->hooks_ctx, hr->id, NULL, NULL, ENOMEM);
@@ -395,6 +446,7 @@ int heap_door_init(struct heap_door *h, struct event_base *base, struct core *co
 	h->state = state;
 	cmabuf_copy_name(h->node, sizeof(h->node), node ? node : "");
 	h->budget_ms = budget_for(timeout_ms);
+	h->max_owners = h->max_owners_per_uid = UINT32_MAX;
 	TAILQ_INIT(&h->owners);
 	TAILQ_INIT(&h->incoming);
 	h->ev_kick = event_new(base, -1, 0, on_kick, h);

@@ -73,6 +73,7 @@ struct heap_door {
 	enum heap_door_state state;
 	char node[64];
 	uint32_t budget_ms; /* a request is answered within this, below the stub's timeout */
+	unsigned max_owners, max_owners_per_uid; /* --max-clients, --max-clients-per-uid */
 	TAILQ_HEAD(, heap_owner) owners;
 	unsigned nowners;
 	TAILQ_HEAD(, heap_request) incoming; /* arrived, not driven yet */
@@ -86,7 +87,8 @@ struct heap_door {
 
 /*
  * state, node: what the backend says. timeout_ms: the stub's heap_timeout_ms
- * (0: unknown, its default is assumed). 0 or -ENOMEM.
+ * (0: unknown, its default is assumed). 0 or -ENOMEM. Set max_owners and
+ * max_owners_per_uid after (default: unlimited).
  */
 int heap_door_init(struct heap_door *h, struct event_base *base, struct core *core,
 		   const struct server_hooks *svc, void *svc_ctx, const struct heap_hooks *hooks,
