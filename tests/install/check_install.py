@@ -200,7 +200,8 @@ def check_tree(builddir):
                                      capture_output=True, text=True).stdout
             version = json.loads(version)["version"]
             base = f"{opts['dkmsdir']}/uio_cma-{version}/"
-            for f in ("dkms.conf", "uio_cma.c", "Kbuild", "Makefile", "uio_cma.h"):
+            for f in ("dkms.conf", "main.c", "heap.c", "uio_cma_priv.h", "Kbuild", "Makefile",
+                      "uio_cma.h"):
                 find(installed, re.escape(base + f))
             conf = read(destdir, base + "dkms.conf")
             check(f'PACKAGE_VERSION="{version}"' in conf,

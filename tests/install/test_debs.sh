@@ -102,7 +102,8 @@ install)
 		/usr/share/doc/cmabuf/cmabufd.conf.example /usr/share/doc/cmabuf/operations.md.gz \
 		/usr/share/man/man8/cmabufd.8.gz /usr/share/man/man1/cmabufctl.1.gz \
 		/usr/include/cmabuf.h /usr/lib/modules-load.d/uio_cma.conf \
-		"/usr/src/uio_cma-$version/dkms.conf" "/usr/src/uio_cma-$version/uio_cma.c" \
+		"/usr/src/uio_cma-$version/dkms.conf" "/usr/src/uio_cma-$version/main.c" \
+		"/usr/src/uio_cma-$version/heap.c" "/usr/src/uio_cma-$version/uio_cma_priv.h" \
 		"/usr/src/uio_cma-$version/uio_cma.h"; do
 		check "$f installed" test -e "$root$f"
 	done

@@ -55,9 +55,8 @@
 #include <asm/e820/api.h>
 #endif
 
-#include "uio_cma.h"
+#include "uio_cma_priv.h"
 
-#define DRV_NAME "uio_cma"
 #define CLEAR_CHUNK SZ_1M
 /* The largest sg entry (sg_dma_len is an unsigned int), page aligned. */
 #define SG_CHUNK ((u64)SZ_2G)
@@ -68,47 +67,6 @@ MODULE_PARM_DESC(base, "Physical base of a region reserved with memmap=SIZE$BASE
 static unsigned long long size;
 module_param(size, ullong, 0444);
 MODULE_PARM_DESC(size, "Size in bytes of that region");
-
-struct uio_cma_region {
-	phys_addr_t base;
-	resource_size_t size;
-	void *vaddr; /* memremap(MEMREMAP_WC) of the whole region */
-	int id;
-	char name[sizeof(DRV_NAME) + 10]; /* uio_cmaN: any int fits */
-	struct miscdevice misc;
-	struct uio_info uio;
-
-	struct mutex lock; /* everything below */
-	struct list_head exports; /* live, in address order */
-	unsigned int live; /* published exports, what LIST counts */
-	unsigned long *dirty; /* a page not cleared since boot or its last owner */
-	struct list_head events; /* struct uio_cma_event_node */
-	wait_queue_head_t wait;
-	bool opened;
-	u64 clear_start, clear_end; /* a CLEAR in progress, or 0, 0 */
-};
-
-struct uio_cma_event_node {
-	struct list_head node;
-	struct uio_cma_event ev;
-};
-
-struct uio_cma_buf {
-	struct uio_cma_region *region;
-	struct list_head node; /* in region->exports while live */
-	u64 offset, size, cookie;
-	struct dma_buf *dmabuf;
-	struct uio_cma_event_node *release_ev; /* queued when the range frees */
-
-	struct rw_semaphore lock; /* revoked vs. faults, attach, vmap */
-	bool revoked;
-	void *scratch; /* what vmap gives once revoked: one page, repeated */
-	struct page *scratch_page;
-	bool live;    /* still owns its range (region->lock) */
-	bool published; /* an fd was handed out (region->lock) */
-	unsigned int attached;
-	unsigned int vmapped;
-};
 
 static DEFINE_IDA(uio_cma_ida);
 
@@ -476,38 +434,42 @@ static int claim_range(struct uio_cma_region *r, struct uio_cma_buf *e)
 	return 0;
 }
 
-static long ioctl_export(struct uio_cma_region *r, void __user *argp)
+/*
+ * Claims [arg->offset, +arg->size) and wraps it in a dma-buf whose file has
+ * @file_flags, named before anyone can see it. The export is not yet
+ * published: dma_buf_put() undoes it without an event or a dirty range.
+ */
+struct uio_cma_buf *uio_cma_export_buf(struct uio_cma_region *r,
+				       const struct uio_cma_export *arg,
+				       int file_flags)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
-	struct uio_cma_export arg;
 	struct uio_cma_buf *e;
 	struct dma_buf *dmabuf;
 	char *name = NULL;
-	int ret, fd;
+	int ret;
 
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.pad ||
-	    !memchr(arg.name, '\0', sizeof(arg.name)))
-		return -EINVAL;
-	ret = check_range(r, arg.offset, arg.size);
+	if (arg->flags || arg->pad ||
+	    !memchr(arg->name, '\0', sizeof(arg->name)))
+		return ERR_PTR(-EINVAL);
+	ret = check_range(r, arg->offset, arg->size);
 	if (ret)
-		return ret;
+		return ERR_PTR(ret);
 
 	e = kzalloc(sizeof(*e), GFP_KERNEL);
 	if (!e)
-		return -ENOMEM;
+		return ERR_PTR(-ENOMEM);
 	e->release_ev = kzalloc(sizeof(*e->release_ev), GFP_KERNEL);
-	if (arg.name[0])
-		name = kstrdup(arg.name, GFP_KERNEL);
-	if (!e->release_ev || (arg.name[0] && !name)) {
+	if (arg->name[0])
+		name = kstrdup(arg->name, GFP_KERNEL);
+	if (!e->release_ev || (arg->name[0] && !name)) {
 		ret = -ENOMEM;
 		goto free_export;
 	}
 	e->region = r;
-	e->offset = arg.offset;
-	e->size = arg.size;
-	e->cookie = arg.cookie;
+	e->offset = arg->offset;
+	e->size = arg->size;
+	e->cookie = arg->cookie;
 	init_rwsem(&e->lock);
 
 	mutex_lock(&r->lock);
@@ -520,7 +482,7 @@ static long ioctl_export(struct uio_cma_region *r, void __user *argp)
 	info.owner = THIS_MODULE; /* the module stays while the buffer does */
 	info.ops = &uio_cma_dmabuf_ops;
 	info.size = e->size;
-	info.flags = O_RDWR;
+	info.flags = file_flags;
 	info.priv = e;
 	dmabuf = dma_buf_export(&info);
 	if (IS_ERR(dmabuf)) {
@@ -532,14 +494,46 @@ static long ioctl_export(struct uio_cma_region *r, void __user *argp)
 	spin_lock(&dmabuf->name_lock);
 	dmabuf->name = name;
 	spin_unlock(&dmabuf->name_lock);
+	return e;
 
-	/*
-	 * Published before the fd exists: once it does, another thread may
-	 * close it and release() free @e under our feet.
-	 */
+unclaim:
 	mutex_lock(&r->lock);
+	list_del(&e->node);
+	mutex_unlock(&r->lock);
+free_export:
+	kfree(name);
+	kfree(e->release_ev);
+	kfree(e);
+	return ERR_PTR(ret);
+}
+
+/*
+ * Caller holds r->lock. Done before the fd exists: once it does, another
+ * thread may close it and release() free @e under our feet. From here on
+ * the range is the holder's: its release is an event and leaves it dirty.
+ */
+void uio_cma_publish(struct uio_cma_region *r, struct uio_cma_buf *e)
+{
 	e->published = true;
 	r->live++;
+}
+
+static long ioctl_export(struct uio_cma_region *r, void __user *argp)
+{
+	struct uio_cma_export arg;
+	struct uio_cma_buf *e;
+	struct dma_buf *dmabuf;
+	int fd;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	e = uio_cma_export_buf(r, &arg, O_RDWR);
+	if (IS_ERR(e))
+		return PTR_ERR(e);
+	dmabuf = e->dmabuf;
+
+	mutex_lock(&r->lock);
+	uio_cma_publish(r, e);
 	mutex_unlock(&r->lock);
 	fd = dma_buf_fd(dmabuf, O_CLOEXEC);
 	if (fd < 0) {
@@ -550,16 +544,6 @@ static long ioctl_export(struct uio_cma_region *r, void __user *argp)
 		dma_buf_put(dmabuf); /* release() unclaims, with no event */
 	}
 	return fd;
-
-unclaim:
-	mutex_lock(&r->lock);
-	list_del(&e->node);
-	mutex_unlock(&r->lock);
-free_export:
-	kfree(name);
-	kfree(e->release_ev);
-	kfree(e);
-	return ret;
 }
 
 /* A zeroed page mapped over the whole buffer: what vmap gives once revoked. */
@@ -742,6 +726,37 @@ static long ioctl_clear(struct uio_cma_region *r, void __user *argp,
 }
 
 /*
+ * What holders did to a live export since: its name (DMA_BUF_SET_NAME) and
+ * who uses it. Under r->lock a listed export and its dma-buf exist, even if
+ * its last holder is closing it: release() waits for the lock.
+ */
+static long ioctl_query(struct uio_cma_region *r, void __user *argp)
+{
+	struct uio_cma_query arg;
+	struct uio_cma_buf *e;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags || arg.pad)
+		return -EINVAL;
+	mutex_lock(&r->lock);
+	e = find_cookie(r, arg.cookie);
+	if (!e || !e->published) {
+		mutex_unlock(&r->lock);
+		return -ENOENT;
+	}
+	down_read(&e->lock);
+	arg.attached = e->attached;
+	arg.vmapped = e->vmapped;
+	up_read(&e->lock);
+	spin_lock(&e->dmabuf->name_lock);
+	strscpy_pad(arg.name, e->dmabuf->name ?: "", sizeof(arg.name));
+	spin_unlock(&e->dmabuf->name_lock);
+	mutex_unlock(&r->lock);
+	return copy_to_user(argp, &arg, sizeof(arg)) ? -EFAULT : 0;
+}
+
+/*
  * ABI 1's REVOKE, LIST and CLEAR structs lacked the flags and pad at their
  * end: a command is matched by number and direction, and a struct from
  * ABI 1's size up to ours is taken, the missing tail reading as zero.
@@ -756,6 +771,10 @@ static const struct uio_cma_cmd {
 	{ UIO_CMA_IOC_REVOKE, 8, true },
 	{ UIO_CMA_IOC_LIST, 16, false },
 	{ UIO_CMA_IOC_CLEAR, 16, true },
+	{ UIO_CMA_IOC_HEAP_SERVE, sizeof(struct uio_cma_heap_serve), true },
+	{ UIO_CMA_IOC_HEAP_CALLER, sizeof(struct uio_cma_heap_caller), false },
+	{ UIO_CMA_IOC_HEAP_ANSWER, sizeof(struct uio_cma_heap_answer), true },
+	{ UIO_CMA_IOC_QUERY, sizeof(struct uio_cma_query), false },
 };
 
 static const struct uio_cma_cmd *find_cmd(unsigned int ucmd)
@@ -806,6 +825,14 @@ static long uio_cma_ioctl(struct file *file, unsigned int ucmd,
 		return ioctl_list(r, argp, usize);
 	case UIO_CMA_IOC_CLEAR:
 		return ioctl_clear(r, argp, usize);
+	case UIO_CMA_IOC_HEAP_SERVE:
+		return uio_cma_heap_serve(r, file, argp);
+	case UIO_CMA_IOC_HEAP_CALLER:
+		return uio_cma_heap_caller(r, argp);
+	case UIO_CMA_IOC_HEAP_ANSWER:
+		return uio_cma_heap_answer(r, argp);
+	case UIO_CMA_IOC_QUERY:
+		return ioctl_query(r, argp);
 	default:
 		return -ENOTTY;
 	}
@@ -899,6 +926,7 @@ static int uio_cma_close(struct inode *inode, struct file *file)
 	struct uio_cma_region *r = file->private_data;
 
 	mutex_lock(&r->lock);
+	uio_cma_heap_stop(r); /* waiting heap callers fail: ENODEV */
 	flush_events(r);
 	r->opened = false;
 	mutex_unlock(&r->lock);
@@ -1035,6 +1063,7 @@ static int uio_cma_probe(struct platform_device *pdev)
 	INIT_LIST_HEAD(&r->exports);
 	INIT_LIST_HEAD(&r->events);
 	init_waitqueue_head(&r->wait);
+	INIT_LIST_HEAD(&r->heap.pending);
 
 	ret = uio_cma_find_region(dev, &r->base, &r->size);
 	if (ret)
@@ -1085,12 +1114,19 @@ static int uio_cma_probe(struct platform_device *pdev)
 	ret = misc_register(&r->misc);
 	if (ret)
 		goto unregister_uio;
+	ret = uio_cma_heap_register(r, dev);
+	if (ret)
+		goto unregister_misc;
 
 	platform_set_drvdata(pdev, r);
-	dev_info(dev, "region %pa+%pa write-combined, control /dev/%s\n",
-		 &r->base, &r->size, r->name);
+	dev_info(dev, "region %pa+%pa write-combined, control /dev/%s%s%s\n",
+		 &r->base, &r->size, r->name,
+		 r->heap.misc.name ? ", heap /dev/" : "",
+		 r->heap.misc.name ? r->heap.nodename : "");
 	return 0;
 
+unregister_misc:
+	misc_deregister(&r->misc);
 unregister_uio:
 	uio_unregister_device(&r->uio);
 free_id:
@@ -1103,6 +1139,7 @@ static void uio_cma_teardown(struct platform_device *pdev)
 {
 	struct uio_cma_region *r = platform_get_drvdata(pdev);
 
+	uio_cma_heap_unregister(r);
 	misc_deregister(&r->misc);
 	uio_unregister_device(&r->uio);
 	flush_events(r);
