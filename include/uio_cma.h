@@ -194,7 +194,9 @@ struct uio_cma_event {
  *
  * A caller that is interrupted, times out or dies before it is answered
  * leaves: HEAP_CALLER and HEAP_ANSWER then fail with ENOENT and nothing is
- * exported. A caller that is answered but cannot take the buffer (killed
+ * exported, and if its event was not read yet, it is withdrawn unread. An
+ * interrupted ALLOC fails with EINTR, or, when the signal's handler has
+ * SA_RESTART (or it was a stop signal), comes back as a new request. A caller that is answered but cannot take the buffer (killed
  * before it wakes, EMFILE) drops it: the export is released like any other,
  * with a RELEASED event. Either way nothing leaks and the daemon learns it.
  *
@@ -247,10 +249,12 @@ struct uio_cma_heap_caller {
  * UIO_CMA_IOC_HEAP_ANSWER: answer request id. error 0: export [offset,
  * offset + size) under cookie and name exactly as UIO_CMA_IOC_EXPORT would
  * (same checks, same errors; size must be at least the request's len), and
- * give it to the caller; the daemon gets no descriptor. error 1..4095: the
- * caller's ALLOC fails with -error. Returns 0 once the caller has it (it
- * may still drop it: see above); ENOENT the request is not pending, and
- * nothing was exported; EINVAL error out of range, flags or pad not zero.
+ * give it to the caller; the daemon gets no descriptor. error 1..511: the
+ * caller's ALLOC fails with -error (512 and up are the kernel's internal
+ * codes, ERESTARTSYS and the like, which must never reach a caller).
+ * Returns 0 once the caller has it (it may still drop it: see above);
+ * ENOENT the request is not pending, and nothing was exported; EINVAL
+ * error out of range, flags not zero.
  */
 struct uio_cma_heap_answer {
 	__u64 id;

@@ -49,6 +49,7 @@ struct uio_cma_heap_req {
 	const struct cred *cred; /* the caller's, at ALLOC */
 	struct pid *tgid, *tid;
 	char comm[TASK_COMM_LEN];
+	struct uio_cma_event_node *ev; /* its event, while queued and unread */
 	wait_queue_head_t wait;
 	bool answered; /* off the list: dmabuf or error is the answer */
 	int error;
@@ -71,6 +72,10 @@ static void answer_req(struct uio_cma_region *r, struct uio_cma_heap_req *q,
 {
 	list_del(&q->node);
 	r->heap.npending--;
+	if (q->ev) { /* answered before its event was read: leave it queued */
+		q->ev->req = NULL;
+		q->ev = NULL;
+	}
 	q->error = error;
 	q->dmabuf = dmabuf;
 	WRITE_ONCE(q->answered, true);
@@ -110,6 +115,8 @@ static int queue_req(struct uio_cma_region *r, struct uio_cma_heap_req *q,
 		n->ev.type = UIO_CMA_EVENT_HEAP_ALLOC;
 		n->ev.cookie = q->id;
 		n->ev.size = q->len;
+		n->req = q;
+		q->ev = n;
 		list_add_tail(&n->node, &r->events);
 		wake_up_interruptible(&r->wait);
 	}
@@ -139,6 +146,14 @@ static struct dma_buf *wait_answer(struct uio_cma_region *r,
 	} else {
 		list_del(&q->node);
 		r->heap.npending--;
+		/*
+		 * The daemon never hears of a request that left before it
+		 * read the event: a hung daemon's queue stays bounded.
+		 */
+		if (q->ev) {
+			list_del(&q->ev->node);
+			kfree(q->ev);
+		}
 		dmabuf = ERR_PTR(left < 0 ? -ERESTARTSYS : -ETIMEDOUT);
 	}
 	mutex_unlock(&r->lock);
@@ -291,6 +306,15 @@ void uio_cma_heap_stop(struct uio_cma_region *r)
 	r->heap.user_ns = NULL;
 }
 
+/* Caller holds r->lock: read() takes @n off the queue, for good. */
+void uio_cma_heap_event_read(struct uio_cma_event_node *n)
+{
+	if (n->req) {
+		n->req->ev = NULL;
+		n->req = NULL;
+	}
+}
+
 /* The groups are copied without the lock: the copy may fault and sleep. */
 static int copy_groups(struct uio_cma_region *r, struct group_info *gi,
 		       u64 to, u32 cap)
@@ -369,7 +393,8 @@ long uio_cma_heap_answer(struct uio_cma_region *r, void __user *argp)
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
-	if (arg.flags || arg.error > MAX_ERRNO)
+	/* ERESTARTSYS (512) and above are the kernel's, never a caller's. */
+	if (arg.flags || arg.error >= ERESTARTSYS)
 		return -EINVAL;
 	if (arg.error) {
 		mutex_lock(&r->lock);

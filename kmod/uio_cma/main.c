@@ -870,6 +870,7 @@ static ssize_t uio_cma_read(struct file *file, char __user *buf, size_t count,
 	list_for_each_entry_safe(n, tmp, &r->events, node) {
 		if (!want--)
 			break;
+		uio_cma_heap_event_read(n);
 		list_move_tail(&n->node, &batch);
 	}
 	mutex_unlock(&r->lock);

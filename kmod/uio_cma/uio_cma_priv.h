@@ -54,9 +54,12 @@ struct uio_cma_region {
 	struct uio_cma_heap heap;
 };
 
+struct uio_cma_heap_req;
+
 struct uio_cma_event_node {
 	struct list_head node;
 	struct uio_cma_event ev;
+	struct uio_cma_heap_req *req; /* a HEAP_ALLOC's, until read() takes it */
 };
 
 struct uio_cma_buf {
@@ -86,6 +89,7 @@ void uio_cma_publish(struct uio_cma_region *r, struct uio_cma_buf *e);
 int uio_cma_heap_register(struct uio_cma_region *r, struct device *dev);
 void uio_cma_heap_unregister(struct uio_cma_region *r);
 void uio_cma_heap_stop(struct uio_cma_region *r);
+void uio_cma_heap_event_read(struct uio_cma_event_node *n);
 long uio_cma_heap_serve(struct uio_cma_region *r, struct file *file,
 			void __user *argp);
 long uio_cma_heap_caller(struct uio_cma_region *r, void __user *argp);

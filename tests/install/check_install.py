@@ -178,7 +178,8 @@ def check_tree(builddir):
         if rules:
             text = read(destdir, rules)
             for needle in ('KERNEL=="uio_cma[0-9]*"', 'OWNER="cmabuf"', 'MODE="0600"',
-                           'TAG+="systemd"', 'ENV{SYSTEMD_WANTS}+="cmabufd.service"'):
+                           'TAG+="systemd"', 'ENV{SYSTEMD_WANTS}+="cmabufd.service"',
+                           'KERNEL=="cmabuf_heap[0-9]*", GROUP="video", MODE="0660"'):
                 check(needle in text, f"udev rule has {needle}")
             # udevadm verify exists from systemd 254 on (Debian 12 has 252).
             if shutil.which("udevadm") and "verify" in run(["udevadm", "--help"]).stdout:

@@ -50,6 +50,8 @@ check "systemd is PID 1" sh -c '[ "$(cat /proc/1/comm)" = systemd ]'
 check "uio_cma loaded at boot (modules-load.d + modprobe.d base=/size=)" grep -q '^uio_cma ' /proc/modules
 check "udev gave /dev/uio_cma0 to cmabuf, mode 0600" sh -c \
 	'[ "$(stat -c "%U:%G %a" /dev/uio_cma0)" = "cmabuf:cmabuf 600" ]'
+check "udev gave /dev/dma_heap/cmabuf to group video, mode 0660" sh -c \
+	'[ "$(stat -c "%U:%G %a" /dev/dma_heap/cmabuf)" = "root:video 660" ]'
 check "cmabufd.socket enabled and listening" sh -c \
 	'systemctl is-enabled cmabufd.socket && systemctl is-active cmabufd.socket'
 check "/run/cmabuf/cmabufd.sock is cmabuf:cmabuf 0660" sh -c \

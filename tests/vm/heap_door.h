@@ -9,6 +9,7 @@
 #define CMABUF_VM_HEAP_DOOR_H
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -40,7 +41,7 @@ struct heap_door {
 };
 
 /* Opens the control device and INFO; 0 or -errno. Does not SERVE. */
-static int hd_open(struct heap_door *d, const char *dev)
+static inline int hd_open(struct heap_door *d, const char *dev)
 {
 	memset(d, 0, sizeof(*d));
 	d->next_cookie = 1000;
@@ -54,7 +55,7 @@ static int hd_open(struct heap_door *d, const char *dev)
 	return d->used ? 0 : -ENOMEM;
 }
 
-static int hd_serve(struct heap_door *d)
+static inline int hd_serve(struct heap_door *d)
 {
 	struct uio_cma_heap_serve s = {0};
 
@@ -62,7 +63,7 @@ static int hd_serve(struct heap_door *d)
 }
 
 /* Waits up to timeout_ms for one event; 1 if read, 0 if none, -errno. */
-static int hd_read(struct heap_door *d, struct uio_cma_event *ev, int timeout_ms)
+static inline int hd_read(struct heap_door *d, struct uio_cma_event *ev, int timeout_ms)
 {
 	struct pollfd p = {.fd = d->ctl, .events = POLLIN};
 	ssize_t n;
@@ -77,7 +78,7 @@ static int hd_read(struct heap_door *d, struct uio_cma_event *ev, int timeout_ms
 	return n == sizeof(*ev) ? 1 : -EIO;
 }
 
-static struct hd_live *hd_find(struct heap_door *d, uint64_t cookie)
+static inline struct hd_live *hd_find(struct heap_door *d, uint64_t cookie)
 {
 	for (int i = 0; i < d->nlive; i++)
 		if (d->live[i].cookie == cookie)
@@ -85,7 +86,7 @@ static struct hd_live *hd_find(struct heap_door *d, uint64_t cookie)
 	return NULL;
 }
 
-static void hd_released(struct heap_door *d, const struct uio_cma_event *ev)
+static inline void hd_released(struct heap_door *d, const struct uio_cma_event *ev)
 {
 	struct hd_live *l = hd_find(d, ev->cookie);
 
@@ -96,7 +97,7 @@ static void hd_released(struct heap_door *d, const struct uio_cma_event *ev)
 }
 
 /* Handles one event: RELEASED frees, HEAP_ALLOC is stashed. */
-static void hd_dispatch(struct heap_door *d, const struct uio_cma_event *ev)
+static inline void hd_dispatch(struct heap_door *d, const struct uio_cma_event *ev)
 {
 	if (ev->type == UIO_CMA_EVENT_RELEASED)
 		hd_released(d, ev);
@@ -105,7 +106,7 @@ static void hd_dispatch(struct heap_door *d, const struct uio_cma_event *ev)
 }
 
 /* The next HEAP_ALLOC event within timeout_ms: 1, or 0 if none came. */
-static int hd_take_alloc(struct heap_door *d, struct uio_cma_event *ev, int timeout_ms)
+static inline int hd_take_alloc(struct heap_door *d, struct uio_cma_event *ev, int timeout_ms)
 {
 	int ret;
 
@@ -123,7 +124,7 @@ static int hd_take_alloc(struct heap_door *d, struct uio_cma_event *ev, int time
 }
 
 /* Reads events until cookie's RELEASED has come (true) or timeout_ms passed. */
-static bool hd_await_released(struct heap_door *d, uint64_t cookie, int timeout_ms)
+static inline bool hd_await_released(struct heap_door *d, uint64_t cookie, int timeout_ms)
 {
 	struct uio_cma_event ev;
 	struct hd_live *l;
@@ -139,7 +140,7 @@ static bool hd_await_released(struct heap_door *d, uint64_t cookie, int timeout_
 }
 
 /* First fit, page granular; the offset, or -1. */
-static int64_t hd_place(struct heap_door *d, uint64_t size)
+static inline int64_t hd_place(struct heap_door *d, uint64_t size)
 {
 	uint64_t n = size / d->info.page_size, run = 0;
 
@@ -153,14 +154,14 @@ static int64_t hd_place(struct heap_door *d, uint64_t size)
 	return -1;
 }
 
-static int hd_clear(struct heap_door *d, uint64_t offset, uint64_t size)
+static inline int hd_clear(struct heap_door *d, uint64_t offset, uint64_t size)
 {
 	struct uio_cma_clear c = {.offset = offset, .size = size};
 
 	return ioctl(d->ctl, UIO_CMA_IOC_CLEAR, &c) < 0 ? -errno : 0;
 }
 
-static int hd_answer_error(struct heap_door *d, uint64_t id, uint32_t error)
+static inline int hd_answer_error(struct heap_door *d, uint64_t id, uint32_t error)
 {
 	struct uio_cma_heap_answer a = {.id = id, .error = error};
 
@@ -171,7 +172,7 @@ static int hd_answer_error(struct heap_door *d, uint64_t id, uint32_t error)
  * Places size bytes, clears them and answers request id with them; 0 (the
  * cookie in *cookie) or -errno (the range is given back).
  */
-static struct hd_live *hd_slot(struct heap_door *d)
+static inline struct hd_live *hd_slot(struct heap_door *d)
 {
 	for (int i = 0; i < d->nlive; i++)
 		if (d->live[i].released)
@@ -179,7 +180,7 @@ static struct hd_live *hd_slot(struct heap_door *d)
 	return d->nlive < HD_MAX_LIVE ? &d->live[d->nlive++] : NULL;
 }
 
-static int hd_answer(struct heap_door *d, uint64_t id, uint64_t size, const char *name,
+static inline int hd_answer(struct heap_door *d, uint64_t id, uint64_t size, const char *name,
 		     uint64_t *cookie)
 {
 	struct uio_cma_heap_answer a = {.id = id, .size = size};

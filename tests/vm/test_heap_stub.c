@@ -133,6 +133,15 @@ static void send_result(const struct call *c, struct result *r)
 		_exit(3);
 }
 
+static void sig_mask(int sig, int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	pthread_sigmask(how, &set, NULL);
+}
+
 /* One ALLOC as c says, the buffer checked, then held until told. */
 static void *do_call(void *arg)
 {
@@ -143,6 +152,8 @@ static void *do_call(void *arg)
 
 	if (c->comm)
 		prctl(PR_SET_NAME, c->comm);
+	if (c->sig)
+		sig_mask(c->sig, SIG_UNBLOCK);
 	hfd = c->heap_fd >= 0 ? dup(c->heap_fd) : open(heap, c->open_flags | O_CLOEXEC);
 	if (hfd < 0) {
 		r.err = errno;
@@ -246,16 +257,11 @@ static pid_t spawn_callers(struct call c, int nthreads, int *rfd)
 				_exit(5);
 			become(&c);
 		}
+		/* A signal for the process must reach a caller, not this thread. */
+		if (c.sig)
+			sig_mask(c.sig, SIG_BLOCK);
 		for (int i = 0; i < nthreads && i < 256; i++)
 			pthread_create(&t[i], NULL, do_call, &c);
-		/* A signal for the process must reach a caller, not this thread. */
-		if (c.sig) {
-			sigset_t set;
-
-			sigemptyset(&set);
-			sigaddset(&set, c.sig);
-			pthread_sigmask(SIG_BLOCK, &set, NULL);
-		}
 		for (int i = 0; i < nthreads && i < 256; i++)
 			pthread_join(t[i], NULL);
 		_exit(0);
@@ -494,6 +500,8 @@ static void test_bad_answers(void)
 		goto out;
 	ret = hd_answer_error(&door, ev.cookie, 4096);
 	check(ret == -EINVAL, "error 4096: EINVAL (%s)", strerror(-ret));
+	ret = hd_answer_error(&door, ev.cookie, 513); /* ERESTARTNOINTR */
+	check(ret == -EINVAL, "error 513, a kernel-internal code: EINVAL (%s)", strerror(-ret));
 	off = hd_place(&door, 64 * KIB);
 	a.id = ev.cookie;
 	a.offset = (uint64_t)off;
@@ -741,6 +749,38 @@ static void test_timeout(void)
 	reap(pid);
 }
 
+/* A request that leaves before the daemon read its event takes the event along. */
+static void test_left_unread(void)
+{
+	struct pollfd p = {.fd = door.ctl, .events = POLLIN};
+	struct call c = a_call(4096);
+	struct result r;
+	int rfd;
+	pid_t pid;
+
+	c.sig = SIGUSR1;
+	pid = spawn_one(c, &rfd);
+	/* POLLIN: the event is queued, so the caller waits; nothing is read. */
+	if (check(poll(&p, 1, WAIT_MS) == 1, "left unread: an event is queued")) {
+		kill(pid, SIGUSR1);
+		if (!get_result(rfd, &r, WAIT_MS))
+			r.err = -1; /* no result */
+		check(r.err == EINTR, "left unread: EINTR (%s)", strerror(r.err));
+		check(no_event(), "left unread: its event is gone with it");
+	}
+	close(rfd);
+	reap(pid);
+	set_timeout_ms(300);
+	pid = spawn_one(c, &rfd);
+	if (!get_result(rfd, &r, WAIT_MS))
+		r.err = -1; /* no result */
+	check(r.err == ETIMEDOUT && no_event(),
+	      "left unread: a timed-out request leaves no event either (%s)", strerror(r.err));
+	set_timeout_ms(5000);
+	close(rfd);
+	reap(pid);
+}
+
 /* The daemon goes away while callers wait: they fail with ENODEV. */
 static void test_control_closed(void)
 {
@@ -941,6 +981,62 @@ static void test_pinned(void)
 		close(hfd);
 }
 
+/* finit_module(2) of $CMABUF_VM_KO over the same region, with extra: 0 or -errno. */
+static int reload(const char *extra)
+{
+	const char *ko = getenv("CMABUF_VM_KO");
+	char params[256];
+	int fd, ret;
+
+	if (syscall(SYS_delete_module, "uio_cma", O_NONBLOCK) != 0 && errno != ENOENT)
+		return -errno;
+	fd = ko ? open(ko, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return -ENOENT;
+	snprintf(params, sizeof(params), "base=%#" PRIx64 " size=%#" PRIx64 " %s",
+		 (uint64_t)door.info.base, (uint64_t)door.info.size, extra);
+	ret = syscall(SYS_finit_module, fd, params, 0) == 0 ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+/* Waits (devtmpfs and udev are asynchronous) until path exists or not. */
+static bool appears(const char *path, bool present)
+{
+	for (int i = 0; i < 100; i++) {
+		if ((access(path, F_OK) == 0) == present)
+			return true;
+		usleep(20000);
+	}
+	return false;
+}
+
+/* heap= names the node or, empty, leaves it out; a name with a '/' is refused. */
+static void test_heap_param(void)
+{
+	struct uio_cma_heap_serve sv = {0};
+	int ret, fd;
+
+	ret = reload("heap=camera");
+	check(ret == 0 && appears("/dev/dma_heap/camera", true) &&
+		      appears("/dev/dma_heap/cmabuf", false),
+	      "heap=camera: the node is /dev/dma_heap/camera (%s)", strerror(-ret));
+	ret = reload("heap=");
+	fd = open(dev, O_RDWR | O_CLOEXEC);
+	check(ret == 0 && appears("/dev/dma_heap/camera", false) &&
+		      access("/sys/class/misc/cmabuf_heap0", F_OK) != 0,
+	      "heap= (empty): no heap node (%s)", strerror(-ret));
+	ret = fd >= 0 && ioctl(fd, UIO_CMA_IOC_HEAP_SERVE, &sv) < 0 ? -errno : 0;
+	check(ret == -ENODEV, "heap= (empty): HEAP_SERVE says ENODEV (%s)", strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	ret = reload("heap=a/b");
+	check(ret == -EINVAL, "heap=a/b: the load fails with EINVAL (%s)", strerror(-ret));
+	ret = reload("");
+	check(ret == 0 && appears(heap, true), "reloaded with the default heap (%s)",
+	      strerror(-ret));
+}
+
 int main(int argc, char **argv)
 {
 	int ret;
@@ -977,11 +1073,13 @@ int main(int argc, char **argv)
 	test_answered_dropped(false);
 	test_answered_dropped(true);
 	test_timeout();
+	test_left_unread();
 	test_control_closed();
 	test_pending_limit();
 	test_many();
 	test_query();
 	test_pinned();
+	test_heap_param();
 
 	printf("1..%d\n", n_tests);
 	printf("%d passed, %d failed\n", n_tests - n_failed, n_failed);
