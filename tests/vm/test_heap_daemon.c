@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-heap.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdint.h>
@@ -26,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cmabuf.h"
 #include "connection.h"
 #include "harness.h"
 #include "protocol.h"
@@ -38,17 +40,21 @@
 
 /*
  * uid 1000 is held to 4 buffers and 4 MiB per process; 1001 and 1002 are not
- * held; root (this test) sees everyone's buffers, offsets and refusals.
+ * held; root (this test) sees everyone's buffers, offsets and refusals, and
+ * its priority takes reclaimable buffers from uid 1002's lower class.
  */
 static const char policy[] = "[class admin]\n"
 			     "uid = 0\n"
 			     "dev-addr = yes\n"
+			     "priority = 10\n"
 			     "[class quota]\n"
 			     "uid = 1000\n"
 			     "max-buffers = 4\n"
 			     "max-bytes = 4M\n"
 			     "[class free]\n"
-			     "uid = 1001, 1002\n";
+			     "uid = 1001\n"
+			     "[class low]\n"
+			     "uid = 1002\n";
 
 static struct test_daemon td;
 static char config_path[96];
@@ -545,6 +551,114 @@ static void sixty_four_threads_at_once(void)
 	check(settled(0) && ledger_consistent(), "all 64 released");
 }
 
+struct holder {
+	unsigned reclaimed;
+};
+
+static void give_back(struct cmabuf *cb, struct cmabuf_buffer *buf, uint32_t deadline_ms,
+		      void *userdata)
+{
+	((struct holder *)userdata)->reclaimed++;
+	cmabuf_free(buf);
+}
+
+/*
+ * uid 1002 (priority 0) fills the region: 7 reclaimable buffers and a
+ * purgeable one of region/8, gives back what it is asked for, and reports
+ * how many when the parent closes `stop`.
+ */
+static void holder_child(int up, int stop)
+{
+	struct cmabuf_alloc_desc d = {.size = td.region_size / 8, .name = "low"};
+	struct holder h = {0};
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+	struct pollfd p[2];
+	int i;
+
+	become(1002, "heaplow");
+	if (cmabuf_connect(td.socket, &cb) < 0)
+		_exit(2);
+	cmabuf_set_reclaim_handler(cb, give_back, &h);
+	for (i = 0; i < 8; i++) {
+		d.flags = i < 7 ? CMABUF_ALLOC_RECLAIMABLE : CMABUF_ALLOC_PURGEABLE;
+		if (cmabuf_alloc(cb, &d, &b) < 0)
+			_exit(3);
+	}
+	if (write(up, "f", 1) != 1)
+		_exit(4);
+	p[0] = (struct pollfd){.fd = cmabuf_get_fd(cb), .events = POLLIN};
+	p[1] = (struct pollfd){.fd = stop, .events = POLLIN};
+	while (!(p[1].revents & (POLLIN | POLLHUP)))
+		if (poll(p, 2, -1) > 0 && (p[0].revents & POLLIN))
+			cmabuf_dispatch(cb);
+	if (write(up, &h.reclaimed, sizeof(h.reclaimed)) != sizeof(h.reclaimed))
+		_exit(5);
+	cmabuf_disconnect(cb);
+	_exit(0);
+}
+
+struct asker {
+	int heap, fd;
+};
+
+static void *ask(void *arg)
+{
+	struct asker *a = arg;
+
+	a->fd = heap_alloc(a->heap, td.region_size / 8);
+	return NULL;
+}
+
+/*
+ * A heap caller of a higher class gets room the way a socket client would: a
+ * purgeable buffer purged at once, reclaimable ones asked back while its
+ * request waits, two requests of one process waiting one after the other.
+ */
+static void a_heap_caller_makes_room_by_eviction(void)
+{
+	int heap = open_heap(), up[2], stop[2], first, i;
+	struct asker two[2] = {{heap, -1}, {heap, -1}};
+	unsigned reclaimed = 0;
+	pthread_t t[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(up) < 0 || pipe(stop) < 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		close(up[0]), close(stop[1]); /* so that the parent's close is a hang-up */
+		holder_child(up[1], stop[0]);
+	}
+	close(up[1]), close(stop[0]);
+	if (!check(read(up[0], &c, 1) == 1 && settled(8), "uid 1002 fills the region (8 buffers)"))
+		diag("holder: no report");
+	first = heap_alloc(heap, td.region_size / 8);
+	check(first >= 0, "a heap ALLOC gets the purgeable buffer's room at once (%s)",
+	      first < 0 ? strerror(-first) : "ok");
+	for (i = 0; i < 2; i++)
+		pthread_create(&t[i], NULL, ask, &two[i]);
+	for (i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	close(stop[1]);
+	if (read(up[0], &reclaimed, sizeof(reclaimed)) != sizeof(reclaimed))
+		reclaimed = 0;
+	waitpid(pid, NULL, 0);
+	check(two[0].fd >= 0 && two[1].fd >= 0 && reclaimed == 2,
+	      "two more from two threads wait, one after the other, for a reclaimable buffer "
+	      "each (%d, %d; %u given back)",
+	      two[0].fd, two[1].fd, reclaimed);
+	for (i = 0; i < 2; i++)
+		if (two[i].fd >= 0)
+			close(two[i].fd);
+	if (first >= 0)
+		close(first);
+	close(up[0]);
+	close(heap);
+	check(settled(0) && ledger_consistent(), "all released");
+}
+
 /* Until pid sleeps (in the stub's ALLOC, here): 0, or -1 if it never did. */
 static int wait_sleeping(pid_t pid)
 {
@@ -650,7 +764,7 @@ static void a_daemon_crash_fails_waiting_callers(const char *const *args)
 int main(void)
 {
 	char arg[128];
-	const char *args[] = {arg, NULL};
+	const char *args[] = {arg, "--socket-mode=0666", NULL};
 	FILE *f;
 
 	if (access(HEAP_NODE, F_OK) < 0) {
@@ -674,6 +788,7 @@ int main(void)
 	a_flood_is_bounded_and_another_uid_allocates();
 	sixty_four_threads_at_once();
 	callers_that_leave_leak_nothing();
+	a_heap_caller_makes_room_by_eviction();
 	a_daemon_crash_fails_waiting_callers(args);
 	check(test_daemon_stop(&td) == 0, "cmabufd stops cleanly");
 	no_daemon_fails_at_once();
