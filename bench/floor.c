@@ -27,6 +27,9 @@ struct floor_request {
 };
 
 #define FLOOR_SOCKET_ONLY (1ull << 63)
+#define FLOOR_TRACKED	  (1ull << 62) /* reply.size is the id the FREE names */
+#define FLOOR_FREE	  (1ull << 61) /* | id: no reply */
+#define FLOOR_FLAGS	  (FLOOR_SOCKET_ONLY | FLOOR_TRACKED | FLOOR_FREE)
 
 struct floor_reply {
 	int32_t error; /* 0 or a negative errno; an fd is attached on success */
@@ -132,6 +135,62 @@ static int kept_memfd(uint64_t size)
 	return kept[n++].fd;
 }
 
+/*
+ * The tracking floor: what the memfd backend does for the release rule and no
+ * more. The client gets a second description opened through /proc (counted as
+ * a writer, as cmabufd's), the server keeps memfd_create()'s; on the client's
+ * FREE the server asks for a read lease, which is granted only once no client
+ * description is left, and closes its own then; a buffer still held is asked
+ * about again at the next FREEs (at most 64 waiting, then the oldest is
+ * dropped: a benchmark's clients close first, so none should wait).
+ */
+#define TRACK_PENDING 64
+static int pending[TRACK_PENDING];
+static unsigned npending;
+
+static int make_tracked(uint64_t size, uint64_t *id)
+{
+	char path[32];
+	int fd = make_memfd(size), client;
+
+	if (fd < 0)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	client = open(path, O_RDWR | O_CLOEXEC);
+	if (client < 0) {
+		client = -errno;
+		close(fd);
+		return client;
+	}
+	*id = (uint64_t)fd;
+	return client;
+}
+
+static int released(int fd)
+{
+	return fcntl(fd, F_SETLEASE, F_RDLCK) == 0;
+}
+
+static void track_free(int fd)
+{
+	unsigned i = 0;
+
+	while (i < npending)
+		if (released(pending[i])) {
+			close(pending[i]);
+			pending[i] = pending[--npending];
+		} else {
+			i++;
+		}
+	if (released(fd)) {
+		close(fd);
+		return;
+	}
+	if (npending == TRACK_PENDING)
+		close(pending[--npending]);
+	pending[npending++] = fd;
+}
+
 /* Returns false when the client is gone. */
 static int serve_one(int sock)
 {
@@ -142,6 +201,18 @@ static int serve_one(int sock)
 
 	if (n != (ssize_t)sizeof(req))
 		return 0;
+	if (req.size & FLOOR_FREE) {
+		track_free((int)(req.size & ~FLOOR_FLAGS));
+		return 1;
+	}
+	if (req.size & FLOOR_TRACKED) {
+		fd = make_tracked(req.size & ~FLOOR_FLAGS, &r.size);
+		r.error = fd < 0 ? fd : 0;
+		n = send_reply(sock, &r, fd);
+		if (fd >= 0)
+			close(fd);
+		return n == 0;
+	}
 	if (req.size & FLOOR_SOCKET_ONLY) {
 		fd = kept_memfd(req.size & ~FLOOR_SOCKET_ONLY);
 		r.error = fd < 0 ? fd : 0;
@@ -262,7 +333,8 @@ void floor_server_stop(struct floor_server *fs)
 	fs->pid = 0;
 	if (pid > 0) {
 		running.pid = 0;
-		kill(pid, SIGKILL); /* it holds no state worth a clean exit */
+		/* TERM, not KILL: under valgrind (bench/cost) a killed process writes no profile */
+		kill(pid, SIGTERM);
 		waitpid(pid, NULL, 0);
 	}
 	unlink(fs->socket);
@@ -282,7 +354,7 @@ int floor_connect(const char *path)
 	return fd;
 }
 
-static int request_fd(int sock, uint64_t size)
+static int request_fd(int sock, uint64_t size, uint64_t *reply_size)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -309,15 +381,29 @@ static int request_fd(int sock, uint64_t size)
 			close(fd);
 		return r.error < 0 ? r.error : -EPROTO;
 	}
+	if (reply_size)
+		*reply_size = r.size;
 	return fd;
 }
 
 int floor_alloc(int sock, uint64_t size)
 {
-	return request_fd(sock, size);
+	return request_fd(sock, size, NULL);
 }
 
 int floor_socket_only(int sock, uint64_t size)
 {
-	return request_fd(sock, size | FLOOR_SOCKET_ONLY);
+	return request_fd(sock, size | FLOOR_SOCKET_ONLY, NULL);
+}
+
+int floor_tracked_alloc(int sock, uint64_t size, uint64_t *id)
+{
+	return request_fd(sock, size | FLOOR_TRACKED, id);
+}
+
+int floor_tracked_free(int sock, uint64_t id)
+{
+	struct floor_request req = {id | FLOOR_FREE};
+
+	return send(sock, &req, sizeof(req), MSG_NOSIGNAL) == (ssize_t)sizeof(req) ? 0 : -errno;
 }

@@ -41,5 +41,15 @@ int floor_alloc(int sock, uint64_t size);
  * keeps (memfd backend only), so this costs the socket and SCM_RIGHTS alone.
  */
 int floor_socket_only(int sock, uint64_t size);
+/*
+ * The tracking floor (memfd only): the release tracking of cmabufd's memfd
+ * backend and nothing else. The client gets a description of its own, opened
+ * through /proc; floor_tracked_free(), sent after the client closed it, makes
+ * the server ask for a read lease on its own description (granted once no
+ * client description is left) and close it. Returns the fd and sets *id, or a
+ * negative errno; the free is one datagram with no reply, as FREE_NOREPLY.
+ */
+int floor_tracked_alloc(int sock, uint64_t size, uint64_t *id);
+int floor_tracked_free(int sock, uint64_t id);
 
 #endif

@@ -5,9 +5,14 @@
  * alone (plus closing the dma-buf). The control device takes one opener at a
  * time, so the two cannot alternate sample by sample as on memfd: they
  * alternate in blocks instead, the daemon restarted for each of its blocks.
+ * Inside the daemon's blocks, its two doors alternate sample by sample:
+ * libcmabuf's round trip and an ALLOC on /dev/dma_heap/cmabuf (the heap door,
+ * forwarded by the stub to the same daemon) followed by the close that frees it.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
+#include <linux/dma-heap.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +23,30 @@
 #include "clock.h"
 #include "cmabuf.h"
 #include "connection.h"
+#include "placement.h"
 #include "daemon_child.h"
 #include "floor.h"
 #include "sizes.h"
 #include "stats.h"
 #include "uio_cma.h"
 
-struct result {
-	struct samples floor, server, cma, cma_alloc;
+#define HEAP_NODE "/dev/dma_heap/cmabuf"
+
+/* CPU time of both processes, kernel included, summed over the samples. */
+struct cpu_cost {
+	uint64_t ns, ops;
 };
+
+struct result {
+	struct samples floor, server, cma, cma_alloc, heap;
+	struct cpu_cost floor_cpu, cma_cpu, heap_cpu;
+};
+
+static void cpu_add(struct cpu_cost *c, uint64_t ns)
+{
+	c->ns += ns;
+	c->ops++;
+}
 
 static void drain_events(int ctl)
 {
@@ -71,11 +91,14 @@ static void floor_block(struct result *r, unsigned n, unsigned warm, uint64_t *c
 	}
 	for (i = 0; i < warm + n; i++)
 		for (s = 0; s < BENCH_NSIZES; s++) {
+			uint64_t c0 = proc_cost_read(0).cpu_ns;
 			uint64_t t =
 				time_export(ctl, bench_sizes[s].bytes, ++*cookie, info.page_size);
 
-			if (i >= warm)
+			if (i >= warm) {
 				samples_add(&r[s].floor, t);
+				cpu_add(&r[s].floor_cpu, proc_cost_read(0).cpu_ns - c0);
+			}
 			drain_events(
 				ctl); /* outside the timing: the daemon reads them in batches */
 		}
@@ -126,29 +149,70 @@ static uint64_t time_cmabuf(struct cmabuf *cb, uint64_t size, uint64_t *alloc_ns
 	return now_ns() - t0;
 }
 
+/* The heap door: what libcamera does, ALLOC on the node, then the close that frees it. */
+static uint64_t time_heap(int heap, uint64_t size)
+{
+	struct dma_heap_allocation_data a = {.len = size, .fd_flags = O_CLOEXEC | O_RDWR};
+	uint64_t t0 = now_ns();
+
+	if (ioctl(heap, DMA_HEAP_IOCTL_ALLOC, &a) < 0) {
+		fprintf(stderr, "DMA_HEAP_IOCTL_ALLOC(%llu) on %s: %s\n", (unsigned long long)size,
+			HEAP_NODE, strerror(errno));
+		exit(1);
+	}
+	close((int)a.fd);
+	return now_ns() - t0;
+}
+
+/* One sample of one of the daemon's doors, with both processes' CPU time. */
+static void daemon_sample(struct result *x, uint64_t size, bool heap_door, struct cmabuf *cb,
+			  int heap, pid_t daemon, bool keep)
+{
+	uint64_t c0 = proc_cost_read(0).cpu_ns, d0 = proc_cost_read(daemon).cpu_ns, a = 0, t;
+
+	t = heap_door ? time_heap(heap, size) : time_cmabuf(cb, size, &a);
+	if (!keep)
+		return;
+	if (heap_door) {
+		samples_add(&x->heap, t);
+		cpu_add(&x->heap_cpu,
+			proc_cost_read(0).cpu_ns - c0 + proc_cost_read(daemon).cpu_ns - d0);
+	} else {
+		samples_add(&x->cma, t);
+		samples_add(&x->cma_alloc, a);
+		cpu_add(&x->cma_cpu,
+			proc_cost_read(0).cpu_ns - c0 + proc_cost_read(daemon).cpu_ns - d0);
+	}
+}
+
 static void daemon_block(struct result *r, unsigned n, unsigned warm, const char *daemon)
 {
 	struct daemon_child dc;
 	struct cmabuf_conn status;
 	struct cmabuf *cb;
-	uint64_t a, t;
-	unsigned i;
+	unsigned i, k;
 	size_t s;
+	int heap;
 
 	daemon_child_start_uio(&dc, daemon);
 	if (cmabuf_conn_open(&status, dc.socket) < 0 || cmabuf_connect(dc.socket, &cb) < 0) {
 		fprintf(stderr, "cannot connect to cmabufd\n");
 		exit(1);
 	}
+	heap = open(HEAP_NODE, O_RDWR | O_CLOEXEC);
+	if (heap < 0) {
+		fprintf(stderr, "%s: %s (the stub has no heap node?)\n", HEAP_NODE,
+			strerror(errno));
+		exit(1);
+	}
 	for (i = 0; i < warm + n; i++)
-		for (s = 0; s < BENCH_NSIZES; s++) {
-			daemon_child_settle(&status);
-			t = time_cmabuf(cb, bench_sizes[s].bytes, &a);
-			if (i >= warm) {
-				samples_add(&r[s].cma, t);
-				samples_add(&r[s].cma_alloc, a);
+		for (s = 0; s < BENCH_NSIZES; s++)
+			for (k = 0; k < 2; k++) { /* which door goes first alternates */
+				daemon_child_settle(&status);
+				daemon_sample(&r[s], bench_sizes[s].bytes, (i + k) % 2, cb, heap,
+					      dc.pid, i >= warm);
 			}
-		}
+	close(heap);
 	cmabuf_disconnect(cb);
 	cmabuf_conn_close(&status);
 	daemon_child_stop(&dc);
@@ -263,6 +327,39 @@ static void print_table(struct result *r, unsigned blocks, unsigned per_block)
 		       p(&r[s].cma_alloc, 50));
 }
 
+static double cpu_us(const struct cpu_cost *c)
+{
+	return c->ops ? (double)c->ns / (double)c->ops / 1000.0 : 0;
+}
+
+/* The heap door beside the socket door and the bare EXPORT, with the CPU each costs. */
+static void print_heap_table(struct result *r)
+{
+	size_t s;
+
+	printf("\nThe heap door: ALLOC on %s + close, against libcmabuf and the bare EXPORT "
+	       "(µs)\n",
+	       HEAP_NODE);
+	printf("%-11s | %-17s | %-17s | %-17s | %-11s | %-26s\n", "", "A: EXPORT ioctl",
+	       "cmabufd, socket", "cmabufd, heap node", "heap / A", "CPU per op: A, socket, heap");
+	printf("%-11s | %8s %8s | %8s %8s | %8s %8s | %5s %5s |\n", "size", "p50", "p99", "p50",
+	       "p99", "p50", "p99", "p50", "p99");
+	for (s = 0; s < BENCH_NSIZES; s++) {
+		struct result *x = &r[s];
+
+		printf("%-11s | %8.1f %8.1f | %8.1f %8.1f | %8.1f %8.1f | %5.2f %5.2f | %7.1f "
+		       "%7.1f "
+		       "%7.1f\n",
+		       bench_sizes[s].label, p(&x->floor, 50), p(&x->floor, 99), p(&x->cma, 50),
+		       p(&x->cma, 99), p(&x->heap, 50), p(&x->heap, 99),
+		       p(&x->heap, 50) / p(&x->floor, 50), p(&x->heap, 99) / p(&x->floor, 99),
+		       cpu_us(&x->floor_cpu), cpu_us(&x->cma_cpu), cpu_us(&x->heap_cpu));
+	}
+	printf("(socket and heap samples alternate one by one against the same daemon; CPU per\n"
+	       " op is both processes' run time, kernel included (schedstat), during the call:\n"
+	       " the daemon's background zeroing after the release is not in it)\n");
+}
+
 int main(int argc, char **argv)
 {
 	struct bench_args args;
@@ -297,6 +394,7 @@ int main(int argc, char **argv)
 		}
 	}
 	print_table(r, blocks, per_block);
+	print_heap_table(r);
 	switch_block(&sw_first, &sw_all, args.quick ? 3 : 30, args.daemon);
 	printf("\nStream switch on a full region: free 8 x 4K NV12, allocate 8 again at once, "
 	       "%zu samples (ms)\n",
@@ -315,6 +413,7 @@ int main(int argc, char **argv)
 		samples_free(&r[s].server);
 		samples_free(&r[s].cma);
 		samples_free(&r[s].cma_alloc);
+		samples_free(&r[s].heap);
 	}
 	return 0;
 }

@@ -26,6 +26,9 @@ static void on_status_tick(evutil_socket_t fd, short what, void *arg)
 		 "%.1f MiB, %u clients",
 		 d->core.region.backend, d->core.ledger.count, MiB(core_used_bytes(&d->core)),
 		 MiB(st.free), MiB(st.largest_free), d->server.nclients);
+	if (d->unused_region[0]) /* region_watch.c: where the operator looks first */
+		snprintf(status + strlen(status), sizeof(status) - strlen(status),
+			 "; uio_cma region %s unused: systemctl restart cmabufd", d->unused_region);
 	if (strcmp(status, d->last_status) != 0) {
 		notify_socket_send(status, -1);
 		memcpy(d->last_status, status, sizeof(d->last_status));

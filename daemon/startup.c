@@ -27,6 +27,7 @@
 #include "notify.h"
 #include "notify_socket.h"
 #include "privileges.h"
+#include "region_watch.h"
 #include "server.h"
 #include "startup.h"
 #include "uio_locate.h"
@@ -348,7 +349,9 @@ static void announce(const struct daemon *d, const char *why)
 		log_info("policy from %s: %u pools, %u classes", d->config_path,
 			 d->core.policy.cfg.npools, d->core.policy.cfg.nclasses);
 	else
-		log_info("no %s: built-in policy (one pool, no limits)", d->opt->config_path);
+		log_info("no %s: built-in policy (one pool; each uid but root at most half the "
+			 "region)",
+			 d->opt->config_path);
 	say_what_survived(d);
 	notify_socket_sendf("READY=1\nSTATUS=backend %s, %" PRIu64 " MiB region, serving",
 			    d->be->name, d->be->size >> 20);
@@ -395,6 +398,8 @@ static int finish_setup(struct daemon *d, const char *why)
 		ret = notify_start(d);
 	if (ret == 0)
 		ret = metrics_file_start(d);
+	if (ret == 0)
+		ret = region_watch_start(d);
 	return ret;
 }
 

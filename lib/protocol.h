@@ -141,6 +141,8 @@ struct cmabuf_msg_status_reply {
 	uint64_t uptime_ms;
 	uint64_t allocations; /* since start */
 	uint64_t failures;
+	uint32_t flags; /* CMABUF_STATUS_* */
+	uint32_t pad;
 	/* The dma-heap door (docs/operations.md): CMABUF_HEAP_* */
 	uint32_t heap_state;
 	uint32_t heap_callers;		      /* processes holding heap buffers or waiting */
@@ -149,6 +151,12 @@ struct cmabuf_msg_status_reply {
 	uint64_t heap_bytes;		      /* their bytes (not in pending_release) */
 	char heap_node[CMABUF_HEAP_NODE_LEN]; /* "/dev/dma_heap/NAME", or "" */
 };
+
+/*
+ * A uio_cma region exists that this daemon does not use: it started on memfd
+ * (no --backend) before the region appeared. A restart moves to it.
+ */
+#define CMABUF_STATUS_UIO_REGION_UNUSED (1u << 0)
 
 struct cmabuf_msg_list_buffers {
 	uint64_t after_id; /* 0 for the first page; then the last id received */

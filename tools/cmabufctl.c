@@ -113,11 +113,12 @@ static int cmd_status(struct ctl *ctl)
 		       ",\"used\":%" PRIu64 ",\"free\":%" PRIu64 ",\"largest_free\":%" PRIu64
 		       ",\"free_extents\":%u,\"pending_release\":%" PRIu64 ",\"zeroing\":%" PRIu64
 		       ",\"buffers\":%u,\"clients\":%u,\"reloads\":%u,\"uptime_ms\":%" PRIu64
-		       ",\"allocations\":%" PRIu64 ",\"failures\":%" PRIu64 ",\"heap\":{\"state\":"
-		       "\"%s\",\"node\":",
+		       ",\"allocations\":%" PRIu64 ",\"failures\":%" PRIu64
+		       ",\"uio_region_unused\":%s,\"heap\":{\"state\":\"%s\",\"node\":",
 		       s->backend, s->region_base, s->region_size, s->used, s->free,
 		       s->largest_free, s->free_extents, s->pending_release, s->zeroing, s->buffers,
 		       s->clients, s->reloads, s->uptime_ms, s->allocations, s->failures,
+		       s->flags & CMABUF_STATUS_UIO_REGION_UNUSED ? "true" : "false",
 		       heap_state_name(s->heap_state));
 		json_string(s->heap_node);
 		printf(",\"callers\":%u,\"waiting\":%u,\"buffers\":%u,\"bytes\":%" PRIu64 "}}\n",
@@ -141,6 +142,10 @@ static int cmd_status(struct ctl *ctl)
 	printf("policy reloads: %u\n", s->reloads);
 	printf("allocations:    %" PRIu64 " (%" PRIu64 " refused)\n", s->allocations, s->failures);
 	printf("uptime:         %" PRIu64 " s\n", s->uptime_ms / 1000);
+	if (s->flags & CMABUF_STATUS_UIO_REGION_UNUSED)
+		printf("notice:         a uio_cma region appeared after cmabufd started on memfd; "
+		       "to use it, restart cmabufd (systemctl restart cmabufd) once no client holds "
+		       "buffers\n");
 	return 0;
 }
 

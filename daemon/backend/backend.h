@@ -86,8 +86,8 @@ struct backend_ops {
 	void (*collect)(struct backend *be);
 	/*
 	 * The daemon has nothing else to do: do, or start, a bounded piece of
-	 * work that makes the next requests cheaper (memfd: wake the worker
-	 * that makes buffers ahead). True if there is more for the loop to do;
+	 * work that makes the next requests cheaper (memfd: make one buffer
+	 * ahead). True if there is more for the loop to do;
 	 * called again only when the daemon is idle again.
 	 * NULL: nothing to do ahead.
 	 */

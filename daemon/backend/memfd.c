@@ -22,8 +22,8 @@
  * keeps the request path free of any watch (inotify on the inode would cost a
  * watch and a second reopen per buffer, and since Linux 6.14
  * memfd_create()'s own description raises no events). The memfd and the
- * reopen themselves are usually made before the request comes, by a worker
- * thread (memfd_ready.h). The
+ * reopen themselves are usually made before the request comes, on the loop's
+ * idle turns or by a worker thread (memfd_ready.h). The
  * startup probe (leases_work) checks that the kernel still counts this way.
  * Where leases are not to be had (fs.leases-enable=0), the old rule applies: a
  * buffer counts as released when its owner lets go, which is safe for memory
@@ -416,7 +416,7 @@ static void memfd_collect(struct backend *be)
 		check_pending(be, true);
 }
 
-/* Idle: let the worker make what the next requests are likely to want. */
+/* Idle: make one buffer the next requests are likely to want. */
 static bool memfd_prepare(struct backend *be)
 {
 	struct memfd_backend *m = to_memfd(be);

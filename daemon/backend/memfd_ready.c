@@ -152,28 +152,70 @@ static struct kind *kind_for(struct memfd_ready *r, uint64_t size, const char *n
 	return oldest; /* wants none made until it is asked for again */
 }
 
-/* The most recently asked-for kind that wants more made, or NULL. */
+/*
+ * The kind asked for longest ago that has buffers waiting and was asked for
+ * less recently than k, or NULL: where a slot for k comes from when all
+ * MEMFD_READY_MAX are taken. Without this, a kind that once had a burst kept
+ * every slot, and a kind in steady use after it had none made ahead: each of
+ * its requests made its memfd on the loop, and woke the worker for nothing
+ * (4 KiB measured first ran at the floor, every size after it 2x; RESULTS.md).
+ */
+static struct kind *victim_for(struct memfd_ready *r, const struct kind *k)
+{
+	struct kind *v = NULL;
+	unsigned i;
+
+	for (i = 0; i < MEMFD_READY_KINDS; i++) {
+		struct kind *o = &r->k[i];
+
+		if (o->used && o->n && o->last_take < k->last_take &&
+		    (!v || o->last_take < v->last_take))
+			v = o;
+	}
+	return v;
+}
+
+/* The most recently asked-for kind that wants more made and has room, or NULL. */
 static struct kind *wanting(struct memfd_ready *r)
 {
 	struct kind *best = NULL;
 	unsigned i;
 
-	if (r->total >= MEMFD_READY_MAX)
-		return NULL;
 	for (i = 0; i < MEMFD_READY_KINDS; i++) {
 		struct kind *k = &r->k[i];
 
 		if (k->used && k->n < k->want && (!best || k->last_take > best->last_take))
 			best = k;
 	}
+	if (best && r->total >= MEMFD_READY_MAX && !victim_for(r, best))
+		return NULL;
 	return best;
 }
 
 /*
+ * Gives up one waiting buffer of an older kind for k, when every slot is
+ * taken: into *gone (the caller closes it, unlocked). The older kind then
+ * keeps what it has left, so that the two do not take the slot back and forth.
+ */
+static void make_room(struct memfd_ready *r, struct kind *k, struct pair *gone)
+{
+	struct kind *v;
+
+	gone->own = gone->client = -1;
+	if (r->total < MEMFD_READY_MAX || !(v = victim_for(r, k)))
+		return;
+	*gone = v->p[--v->n];
+	v->want = v->n;
+	r->total--;
+}
+
+/*
  * Takes one made buffer of k's kind, or records the miss (asked for again, or
- * faster than made: keep more of this kind ahead). The worker is woken only
- * when the kind ran out; otherwise it waits for the loop to be idle
- * (memfd_ready_fill), so that it does not compete with the reply for a CPU.
+ * faster than made: keep more of this kind ahead). The worker is woken only on
+ * a miss, when the loop's idle turns (memfd_ready_fill) did not keep up: a
+ * wake-up on every request cost a context switch per pair on one CPU and,
+ * unpinned, sent the worker and then the loop to the other CPU, away from
+ * the client (bench/wakeups, RESULTS.md).
  */
 static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *client)
 {
@@ -184,7 +226,7 @@ static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *cli
 			k->want = k->want ? k->want * 2 : 1;
 		if (k->want > MEMFD_READY_MAX)
 			k->want = MEMFD_READY_MAX;
-		if (r->threaded && k->want)
+		if (r->threaded && wanting(r))
 			pthread_cond_signal(&r->wake);
 		return -ENOENT;
 	}
@@ -192,11 +234,8 @@ static int take_locked(struct memfd_ready *r, struct kind *k, int *own, int *cli
 	*own = k->p[k->n].own;
 	*client = k->p[k->n].client;
 	r->total--;
-	if (k->n == 0) { /* the last one went: asked for as fast as made, keep more */
+	if (k->n == 0) /* the last one went: asked for as fast as made, keep more */
 		k->want = k->want * 2 > MEMFD_READY_MAX ? MEMFD_READY_MAX : k->want * 2;
-		if (r->threaded)
-			pthread_cond_signal(&r->wake);
-	}
 	return 0;
 }
 
@@ -219,17 +258,23 @@ static bool make_one(struct memfd_ready *r)
 {
 	struct kind *k = wanting(r);
 	char name[CMABUF_NAME_LEN];
+	struct pair gone;
 	uint64_t size;
 	unsigned gen;
 	int own, client, ret;
 
 	if (!k)
 		return false;
+	make_room(r, k, &gone);
 	memcpy(name, k->name, sizeof(name));
 	size = k->size;
 	gen = k->gen;
 	if (r->threaded)
 		pthread_mutex_unlock(&r->lock);
+	if (gone.own >= 0) {
+		close(gone.own);
+		close(gone.client);
+	}
 	ret = memfd_pair_make(name, size, r->counted, &own, &client);
 	if (r->threaded)
 		pthread_mutex_lock(&r->lock);
@@ -265,13 +310,7 @@ bool memfd_ready_fill(struct memfd_ready *r)
 	bool more;
 
 	pthread_mutex_lock(&r->lock);
-	if (r->threaded) {
-		if (wanting(r))
-			pthread_cond_signal(&r->wake);
-		more = false; /* the worker goes on by itself */
-	} else {
-		more = make_one(r) && wanting(r);
-	}
+	more = make_one(r) && wanting(r);
 	pthread_mutex_unlock(&r->lock);
 	return more;
 }
@@ -302,6 +341,7 @@ static int start_worker(struct memfd_ready *r)
 	if (pthread_create(&r->worker, NULL, worker, r) != 0)
 		return -1;
 	pthread_setschedparam(r->worker, SCHED_BATCH, &none);
+	pthread_setname_np(r->worker, "cmabufd-memfd"); /* in top -H, perf sched, traces */
 	return 0;
 }
 

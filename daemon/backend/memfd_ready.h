@@ -41,9 +41,11 @@ int memfd_pair_make(const char *name, uint64_t size, bool counted, int *own, int
 struct memfd_ready;
 
 /*
- * threaded: a worker thread makes them, woken when the loop is idle
- * (memfd_ready_fill) or a kind ran out; else memfd_ready_fill() makes one per
- * call (tests, or when no thread can be had). All calls are thread-safe.
+ * memfd_ready_fill() makes them, one per call, on the loop's idle turns.
+ * threaded: a worker thread too, woken only when a request found none of its
+ * kind waiting (the idle turns did not keep up: a burst, or a loop too busy to
+ * be idle), never after an ordinary request, so that serving one client wakes
+ * no other thread. All calls are thread-safe.
  */
 struct memfd_ready *memfd_ready_new(bool counted, bool threaded);
 void memfd_ready_destroy(struct memfd_ready *r); /* closes what is still waiting; NULL-tolerant */
@@ -55,10 +57,7 @@ void memfd_ready_destroy(struct memfd_ready *r); /* closes what is still waiting
  */
 int memfd_ready_take(struct memfd_ready *r, uint64_t size, const char *name, int *own, int *client);
 
-/*
- * The loop is idle: threaded, wakes the worker if anything is wanted and
- * returns false; else makes one buffer and returns true if more are wanted.
- */
+/* The loop is idle: makes one buffer, on the caller; true if more are wanted. */
 bool memfd_ready_fill(struct memfd_ready *r);
 
 /* Closes every waiting buffer (out of descriptors: they are better spent on requests). */

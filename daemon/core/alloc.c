@@ -136,6 +136,13 @@ static enum core_action hand_out(struct core *c, struct core_request *r, uint64_
 	const struct core_alloc_desc *a = &r->desc;
 	struct buffer *b = calloc(1, sizeof(*b));
 
+	if (b) {
+		b->uid = r->owner->id.uid;
+		if (policy_track_uid(&c->policy, b) < 0) {
+			free(b);
+			b = NULL;
+		}
+	}
 	if (!b) {
 		allocator_release(c->alloc, offset, allocator_round(c->alloc, a->size));
 		return refuse(c, r, now, d, -ENOMEM, "out of memory in cmabufd");
@@ -145,7 +152,6 @@ static enum core_action hand_out(struct core *c, struct core_request *r, uint64_
 	b->size = allocator_round(c->alloc, a->size);
 	b->created_ms = now->real_ms;
 	b->pid = r->owner->id.pid;
-	b->uid = r->owner->id.uid;
 	memcpy(b->name, a->name, sizeof(b->name));
 	b->purgeable = a->flags & CMABUF_ALLOC_PURGEABLE;
 	b->reclaimable = a->flags & CMABUF_ALLOC_RECLAIMABLE;
@@ -401,6 +407,7 @@ void core_export_failed(struct core *c, struct core_request *r, struct buffer *b
 			const char *why, const struct core_time *now, struct core_decision *d)
 {
 	allocator_release(c->alloc, b->offset, b->size);
+	policy_untrack_uid(&c->policy, b);
 	free(b);
 	refuse(c, r, now, d, err, "%s", why);
 }

@@ -182,14 +182,22 @@ int core_adopt(struct core *c, uint64_t offset, uint64_t size, uint64_t cookie,
 	       const struct core_time *now)
 {
 	struct buffer *b = calloc(1, sizeof(*b));
-	int ret = b ? allocator_reserve(c->alloc, offset, size) : -ENOMEM;
+	int ret = -ENOMEM;
 
+	if (b) { /* a survivor counts for its uid too: no second share after a restart */
+		b->uid = cookie_uid(cookie);
+		ret = policy_track_uid(&c->policy, b);
+	}
+	if (ret == 0) {
+		ret = allocator_reserve(c->alloc, offset, size);
+		if (ret < 0)
+			policy_untrack_uid(&c->policy, b);
+	}
 	if (ret < 0) {
 		free(b);
 		return ret;
 	}
 	b->id = cookie_id(cookie);
-	b->uid = cookie_uid(cookie);
 	b->pid = 0; /* its process is unknown: the connection died with the old daemon */
 	b->offset = offset;
 	b->size = allocator_round(c->alloc, size);

@@ -15,6 +15,7 @@
 #include "protocol.h"
 
 struct owner;
+struct uid_usage;
 
 struct buffer {
 	uint64_t id; /* also the backend cookie */
@@ -31,11 +32,12 @@ struct buffer {
 	bool purged;	     /* memory taken back: no range any more */
 	bool reclaim_asked;  /* a RECLAIM event was sent */
 	bool unrevocable;    /* the backend refused to revoke it (a device uses it) */
-	bool handed_over;    /* let go at export: its holder alone ends it (heap door) */
-	uint64_t last_used_ms; /* CLOCK_MONOTONIC: allocation or last pin/unpin */
-	uint8_t pool_idx;      /* policy: the pool it is charged to */
-	uint8_t class_idx;     /* policy: its owner's class, or POLICY_NO_CLASS */
-	bool bytes_charged;    /* its memory counts against pool and class */
+	bool handed_over;	     /* let go at export: its holder alone ends it (heap door) */
+	uint64_t last_used_ms;	     /* CLOCK_MONOTONIC: allocation or last pin/unpin */
+	uint8_t pool_idx;	     /* policy: the pool it is charged to */
+	uint8_t class_idx;	     /* policy: its owner's class, or POLICY_NO_CLASS */
+	bool bytes_charged;	     /* its memory counts against pool and class */
+	struct uid_usage *uid_usage; /* policy: what its uid holds (NULL until tracked) */
 	RB_ENTRY(buffer) by_id;
 	RB_ENTRY(buffer) by_uid; /* the ledger's (uid, id) index */
 	TAILQ_ENTRY(buffer) owner_link;

@@ -131,6 +131,39 @@ static int check_class(const struct policy *p, const struct owner *o, uint64_t s
 	return 0;
 }
 
+uint64_t policy_uid_limit(const struct policy *p, uid_t uid)
+{
+	/* Root can read /dev/mem; the daemon's own user holds the whole region anyway. */
+	if (uid == 0 || uid == p->self_uid)
+		return 0;
+	if (p->cfg.uid_max_percent)
+		return p->region_size / 100 * p->cfg.uid_max_percent +
+		       p->region_size % 100 * p->cfg.uid_max_percent / 100;
+	return p->cfg.uid_max_bytes;
+}
+
+/* All of the uid's clients together, its buffers freed but still held and survivors included. */
+static int check_uid(const struct policy *p, const struct owner *o, uint64_t size, char *why,
+		     size_t cap)
+{
+	uint64_t limit = policy_uid_limit(p, o->id.uid);
+	uint64_t held = uid_usage_bytes(&p->uids, o->id.uid);
+	char value[32];
+
+	if (!limit || held + size <= limit)
+		return 0;
+	if (p->cfg.uid_max_percent)
+		snprintf(value, sizeof(value), "%u%%", p->cfg.uid_max_percent);
+	else
+		snprintf(value, sizeof(value), "%.1f MiB", MiB(limit));
+	snprintf(why, cap,
+		 "uid %u would hold %.1f MiB with this buffer, over the per-uid limit of %.1f MiB "
+		 "for all its clients together (max-bytes-per-uid = %s in [daemon]%s)",
+		 (unsigned)o->id.uid, MiB(held + size), MiB(limit), value,
+		 p->cfg.uid_max_percent == CONFIG_UID_MAX_PERCENT_DEFAULT ? ", the default" : "");
+	return -EDQUOT;
+}
+
 int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t size,
 		       const char *pool, unsigned *pool_idx, char *why, size_t cap)
 {
@@ -155,6 +188,8 @@ int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t s
 	}
 	ret = check_class(p, o, size, why, cap);
 	if (ret == 0)
+		ret = check_uid(p, o, size, why, cap);
+	if (ret == 0)
 		ret = check_pool(p, p->pool_used, idx, size, why, cap);
 	if (ret == 0)
 		*pool_idx = idx;
@@ -172,6 +207,19 @@ int policy_check_evicted(const struct policy *p, unsigned pool_idx, uint64_t siz
 	return check_pool(p, used, pool_idx, size, why, cap);
 }
 
+int policy_track_uid(struct policy *p, struct buffer *b)
+{
+	b->uid_usage = uid_usage_get(&p->uids, b->uid);
+	return b->uid_usage ? 0 : -ENOMEM;
+}
+
+void policy_untrack_uid(struct policy *p, struct buffer *b)
+{
+	if (b->uid_usage)
+		uid_usage_put(&p->uids, b->uid_usage);
+	b->uid_usage = NULL;
+}
+
 void policy_charge(struct policy *p, struct buffer *b)
 {
 	p->pool_used[b->pool_idx] += b->size;
@@ -181,6 +229,8 @@ void policy_charge(struct policy *p, struct buffer *b)
 	}
 	if (b->owner)
 		b->owner->bytes += b->size;
+	if (b->uid_usage)
+		b->uid_usage->bytes += b->size;
 	b->bytes_charged = true;
 }
 
@@ -193,12 +243,15 @@ void policy_uncharge_bytes(struct policy *p, struct buffer *b)
 		p->class_bytes[b->class_idx] -= b->size;
 	if (b->owner)
 		b->owner->bytes -= b->size;
+	if (b->uid_usage)
+		b->uid_usage->bytes -= b->size;
 	b->bytes_charged = false;
 }
 
 void policy_forget(struct policy *p, struct buffer *b)
 {
 	policy_uncharge_bytes(p, b);
+	policy_untrack_uid(p, b);
 	if (b->class_idx != POLICY_NO_CLASS)
 		p->class_buffers[b->class_idx]--;
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "policy_config.h"
+#include "uid_usage.h"
 
 struct buffer;
 struct ledger;
@@ -29,6 +30,7 @@ struct policy {
 	uint64_t pool_used[CONFIG_MAX_POOLS];	      /* bytes placed in each pool */
 	uint64_t class_bytes[CONFIG_MAX_CLASSES + 1]; /* [nclasses..]: the default class */
 	uint32_t class_buffers[CONFIG_MAX_CLASSES + 1];
+	struct uid_usage_tree uids; /* bytes per uid, for max-bytes-per-uid */
 };
 
 /* cfg NULL: the built-in defaults (then path is NULL too). */
@@ -57,6 +59,16 @@ int policy_check_alloc(const struct policy *p, const struct owner *o, uint64_t s
  */
 int policy_check_evicted(const struct policy *p, unsigned pool_idx, uint64_t size,
 			 const uint64_t *freed, char *why, size_t cap);
+
+/*
+ * The per-uid limit for uid in bytes: 0 for none (root, the daemon's own uid,
+ * or max-bytes-per-uid = unlimited).
+ */
+uint64_t policy_uid_limit(const struct policy *p, uid_t uid);
+/* b (b->uid set) is counted for its uid from now on: 0, or -ENOMEM. */
+int policy_track_uid(struct policy *p, struct buffer *b);
+/* b, never charged, goes (its export failed). policy_forget() does this for the rest. */
+void policy_untrack_uid(struct policy *p, struct buffer *b);
 
 void policy_charge(struct policy *p, struct buffer *b);		/* a buffer was placed */
 void policy_uncharge_bytes(struct policy *p, struct buffer *b); /* its memory came back */

@@ -256,6 +256,33 @@ static int set_reclaim_deadline(struct parse_state *st, const char *key, const c
 	return 0;
 }
 
+/* A limit, or a whole percentage of the region ("50%"): the region may not be known yet. */
+static int set_uid_max_bytes(struct parse_state *st, const char *key, const char *value)
+{
+	size_t n = strlen(value);
+	char num[8];
+	uint64_t v;
+
+	if (n >= 2 && n - 1 < sizeof(num) && value[n - 1] == '%') {
+		memcpy(num, value, n - 1);
+		num[n - 1] = '\0';
+		if (parse_u64_dec(num, 100, &v) == 0 && v >= 1) {
+			st->c->uid_max_percent = (uint32_t)v;
+			st->c->uid_max_bytes = 0;
+			return 0;
+		}
+	} else if (parse_limit(value, true, &v) == 0) {
+		st->c->uid_max_bytes = v;
+		st->c->uid_max_percent = 0;
+		return 0;
+	}
+	return fail(st, st->lineno,
+		    "'%s = %s': expected a size in bytes with an optional K, M or G suffix, e.g. "
+		    "128M, a whole percentage of the region from 1%% to 100%%, e.g. 50%%, or "
+		    "'unlimited' (also 0)",
+		    key, value);
+}
+
 static int set_pool_size(struct parse_state *st, const char *key, const char *value)
 {
 	bool is_min = !strcmp(key, "min");
@@ -429,6 +456,7 @@ static int set_class_bool(struct parse_state *st, const char *key, const char *v
 
 static const struct key_def key_defs[] = {
 	{SEC_DAEMON, "reclaim-deadline", set_reclaim_deadline, false},
+	{SEC_DAEMON, "max-bytes-per-uid", set_uid_max_bytes, false},
 	{SEC_POOL, "min", set_pool_size, false},
 	{SEC_POOL, "max", set_pool_size, false},
 	{SEC_CLASS, "uid", set_matcher, true},
@@ -828,6 +856,7 @@ void config_defaults(struct config *out)
 	out->npools = 1;
 	class_init(&out->default_class, CONFIG_DEFAULT_CLASS, 0);
 	out->reclaim_deadline_ms = CONFIG_RECLAIM_DEADLINE_DEFAULT_MS;
+	out->uid_max_percent = CONFIG_UID_MAX_PERCENT_DEFAULT;
 }
 
 static int parse(FILE *f, const char *text, const char *name, config_lookup_fn lookup,

@@ -27,6 +27,7 @@
 #define CONFIG_PRIORITY_MAX		   100
 #define CONFIG_RECLAIM_DEADLINE_DEFAULT_MS 2000u
 #define CONFIG_RECLAIM_DEADLINE_MAX_MS	   600000u /* 10 minutes */
+#define CONFIG_UID_MAX_PERCENT_DEFAULT	   50u	   /* [daemon] max-bytes-per-uid: half the region */
 
 struct pool_config {
 	char name[CONFIG_NAME_MAX];
@@ -70,12 +71,19 @@ struct config {
 	unsigned nclasses;
 	struct class_config default_class; /* clients no class matches; [class default] */
 	uint32_t reclaim_deadline_ms;	   /* [daemon] reclaim-deadline */
+	/*
+	 * [daemon] max-bytes-per-uid: what all of one uid's clients may hold together (root and
+	 * the daemon's own uid excepted, policy.c). Either bytes (uid_max_percent 0) or a
+	 * percentage of the region, known only once the region is: 0 and 0 = no limit.
+	 */
+	uint64_t uid_max_bytes;
+	uint32_t uid_max_percent; /* 1..100 */
 };
 
 /*
  * What runs without a file: one pool "default" (min 0, no max), no classes, and a default class
  * using pool "default" with no limits, priority 0, dev_addr false, not denied; reclaim deadline
- * 2000 ms.
+ * 2000 ms; each uid but root and the daemon's own at most half the region (max-bytes-per-uid).
  */
 void config_defaults(struct config *out);
 

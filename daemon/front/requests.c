@@ -170,6 +170,7 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	r.uptime_ms = now_ms(CLOCK_MONOTONIC) - c->srv->start_ms;
 	r.allocations = d->stats.allocations;
 	r.failures = d->stats.failures;
+	r.flags = c->srv->status_flags;
 	fill_heap_status(&r, c->srv->heap, d);
 	return client_send(c, CMABUF_MSG_STATUS_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }

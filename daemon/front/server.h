@@ -48,6 +48,7 @@ struct server {
 	int listen_fd;
 	bool socket_bound; /* we created the socket file, so we remove it */
 	bool after_crash;  /* an earlier cmabufd left its socket behind */
+	uint32_t status_flags; /* CMABUF_STATUS_*, in STATUS_REPLY: set by the wiring */
 	struct event *ev_listen;
 	struct heap_door *heap; /* the dma-heap door, for the listings (NULL: none) */
 };

@@ -63,7 +63,7 @@
 
 static unsigned long long base;
 module_param(base, ullong, 0444);
-MODULE_PARM_DESC(base, "Physical base of a region reserved with memmap=SIZE$BASE");
+MODULE_PARM_DESC(base, "x86: physical base of a region reserved with memmap=SIZE$BASE (elsewhere: the device tree)");
 static unsigned long long size;
 module_param(size, ullong, 0444);
 MODULE_PARM_DESC(size, "Size in bytes of that region");
@@ -982,6 +982,7 @@ static int uio_cma_find_region(struct device *dev, phys_addr_t *pbase,
 	return 0;
 }
 
+#ifdef CONFIG_X86
 static int one_resource(struct resource *res, void *arg)
 {
 	struct resource *want = arg;
@@ -1005,13 +1006,40 @@ static bool is_memmap_carveout(phys_addr_t b, resource_size_t s)
 	if (walk_iomem_res_desc(IORES_DESC_RESERVED, IORESOURCE_MEM, b,
 				b + s - 1, &want, one_resource) != 1)
 		return false;
-#ifdef CONFIG_X86
 	if (e820__mapped_raw_any(b, b + s, E820_TYPE_RESERVED) ||
 	    !e820__mapped_raw_any(b, b + s, E820_TYPE_RAM))
 		return false;
-#endif
 	return true;
 }
+
+/* A base=/size= region: what memmap= made of RAM, nothing else. */
+static int uio_cma_check_param_region(struct device *dev, phys_addr_t b,
+				      resource_size_t s)
+{
+	if (is_memmap_carveout(b, s))
+		return 0;
+	dev_err(dev, "region %pa+%pa is not within one memmap=SIZE$BASE carve-out of RAM (see /proc/iomem, /sys/firmware/memmap)\n",
+		&b, &s);
+	return -EINVAL;
+}
+#else
+/*
+ * Without e820 (arm64) a carve-out is a no-map reserved-memory node of the
+ * device tree. It shows as a top-level "reserved" resource outside System
+ * RAM, without IORES_DESC_RESERVED -- and so do the no-map ranges that
+ * firmware keeps (EFI runtime services, a TEE) and other devices'
+ * carve-outs: a bare address cannot say whose memory it is, only the node
+ * that names it can. So the region comes from the device tree, never from
+ * parameters.
+ */
+static int uio_cma_check_param_region(struct device *dev, phys_addr_t b,
+				      resource_size_t s)
+{
+	dev_err(dev, "region %pa+%pa given as base=/size= is refused on this architecture: declare it in the device tree (a no-map reserved-memory node and a \"cmabuf,uio-cma\" node whose memory-region points at it, docs/kmod.md) and load the module without base= and size=\n",
+		&b, &s);
+	return -EINVAL;
+}
+#endif
 
 static int uio_cma_check_region(struct device *dev, phys_addr_t b,
 				resource_size_t s)
@@ -1027,12 +1055,9 @@ static int uio_cma_check_region(struct device *dev, phys_addr_t b,
 			&b, &s);
 		return -EINVAL;
 	}
-	if (!dev->of_node && IS_ENABLED(CONFIG_X86) &&
-	    !is_memmap_carveout(b, s)) {
-		dev_err(dev, "region %pa+%pa is not within one memmap=SIZE$BASE carve-out of RAM (see /proc/iomem, /sys/firmware/memmap)\n",
-			&b, &s);
-		return -EINVAL;
-	}
+	/* A device-tree region was checked against its node (no-map). */
+	if (!dev->of_node)
+		return uio_cma_check_param_region(dev, b, s);
 	return 0;
 }
 

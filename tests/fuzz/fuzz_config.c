@@ -42,6 +42,9 @@ static void check_config(const struct config *c, uint64_t region_size)
 	FUZZ_CHECK(strcmp(c->pools[0].name, CONFIG_DEFAULT_POOL) == 0);
 	FUZZ_CHECK(c->nclasses <= CONFIG_MAX_CLASSES);
 	FUZZ_CHECK(c->reclaim_deadline_ms <= CONFIG_RECLAIM_DEADLINE_MAX_MS);
+	/* max-bytes-per-uid: a percentage of 1..100 or bytes, never both */
+	FUZZ_CHECK(c->uid_max_percent <= 100);
+	FUZZ_CHECK(!c->uid_max_percent || !c->uid_max_bytes);
 	for (unsigned i = 0; i < c->npools; i++) {
 		const struct pool_config *p = &c->pools[i];
 

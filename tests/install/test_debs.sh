@@ -24,18 +24,8 @@ CACHE=$build/minbase-cache
 . "$src/tests/install/minbase.sh"
 
 debs=$build/debs
-failures=0
-check() { # check DESCRIPTION COMMAND...: run COMMAND; ok when it succeeds
-	what=$1
-	shift
-	if "$@" >"$debs/check.out" 2>&1; then
-		echo "ok:   $what"
-	else
-		echo "FAIL: $what"
-		sed 's/^/      /' "$debs/check.out"
-		failures=$((failures + 1))
-	fi
-}
+check_out=$debs/check.out
+. "$src/tests/install/check.sh"
 
 
 case $mode in

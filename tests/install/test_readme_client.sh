@@ -24,18 +24,8 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM
-failures=0
-check() { # check DESCRIPTION COMMAND...
-	what=$1
-	shift
-	if "$@" >"$dir/out" 2>&1; then
-		echo "ok:   $what"
-	else
-		echo "FAIL: $what"
-		sed 's/^/      /' "$dir/out"
-		failures=$((failures + 1))
-	fi
-}
+check_out=$dir/out
+. "$src/tests/install/check.sh"
 
 export CMABUF_SOCKET=$dir/cmabufd.sock
 "$cmabufd" --backend=memfd --region-size=256M >"$dir/daemon.log" 2>&1 &

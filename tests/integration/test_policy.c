@@ -5,6 +5,7 @@
  * Some clients run as "nobody" (uid 65534) so that classes can tell them apart.
  */
 #include <errno.h>
+#include <grp.h>
 #include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -409,12 +410,16 @@ static int reclaimable_holder(const char *socket, void *arg)
 
 static void reclaim_from(uint32_t flags, int priority, bool cooperative, bool request_first)
 {
-	char conf[64];
+	char conf[128];
 	struct fixture *f;
 	struct holder_args h;
 	bool lower = priority > 0; /* the holder is in the default class, priority 0 */
 
-	snprintf(conf, sizeof(conf), "[class camera]\nuid = 0\npriority = %d\n", priority);
+	/* The holder (nobody) fills the region alone: not the per-uid limit's case. */
+	snprintf(conf, sizeof(conf),
+		 "[daemon]\nmax-bytes-per-uid = unlimited\n"
+		 "[class camera]\nuid = 0\npriority = %d\n",
+		 priority);
 	f = start(conf, 64 * MB);
 	h = (struct holder_args){cooperative, -1, -1, f->td.region_size, request_first, 0, flags,
 				 lower && flags == CMABUF_ALLOC_RECLAIMABLE};
@@ -523,6 +528,113 @@ static void sighup_applies_new_limits_and_keeps_buffers(void **state)
 	stop(f);
 }
 
+/*
+ * The built-in policy (no file): one uid's clients together hold at most half
+ * the region (max-bytes-per-uid, docs/config.md), so a uid with many
+ * connections cannot take it all (issue 14's still-open note); another uid
+ * still allocates, and the refusal is there for cmabufctl why.
+ */
+struct share_args {
+	uint64_t quarter; /* of the region */
+	int ready_fd;	  /* the hog writes its verdict, then holds until quit_fd */
+	int quit_fd;
+};
+
+static int become(uid_t uid)
+{
+	return setgroups(0, NULL) == 0 && setresgid(uid, uid, uid) == 0 &&
+	       setresuid(uid, uid, uid) == 0;
+}
+
+/* Two connections, a quarter of the region on each, then one page more: refused. */
+static int hog_two_connections(const char *socket, struct share_args *a)
+{
+	struct cmabuf *one, *two;
+	struct cmabuf_buffer *b1, *b2, *b3 = NULL;
+	char verdict = 'x', quit;
+
+	if (!become(NOBODY))
+		return 90;
+	if (cmabuf_connect(socket, &one) < 0 || cmabuf_connect(socket, &two) < 0)
+		return 1;
+	if (alloc(one, a->quarter, 0, &b1) < 0 || alloc(two, a->quarter, 0, &b2) < 0)
+		verdict = 'a'; /* its share was refused */
+	else if (alloc(two, 4096, 0, &b3) != -EDQUOT || b3)
+		verdict = 'p'; /* past its share */
+	else if (!strstr(cmabuf_last_error(two), "uid 65534 would hold") ||
+		 !strstr(cmabuf_last_error(two), "max-bytes-per-uid = 50% in [daemon], the "
+						 "default"))
+		verdict = 'r';
+	else
+		verdict = 'y';
+	if (write(a->ready_fd, &verdict, 1) != 1 || read(a->quit_fd, &quit, 1) < 0)
+		return 2;
+	return 0; /* its buffers go with it */
+}
+
+static int another_uid_allocates(const char *socket, uint64_t size)
+{
+	struct cmabuf *cb;
+	struct cmabuf_buffer *b;
+
+	if (!become(NOBODY - 1))
+		return 90;
+	if (cmabuf_connect(socket, &cb) < 0)
+		return 1;
+	return alloc(cb, size, 0, &b) == 0 ? 0 : 2;
+}
+
+static void one_uid_stops_at_its_share_while_another_allocates(void **state)
+{
+	const char *extra[] = {"--socket-mode=0666", NULL};
+	struct fixture *f = &the_fixture;
+	struct cmabuf_msg_list_refusals req = {0};
+	struct share_args a;
+	int ready[2], quit[2], status;
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+	pid_t hog, other;
+	char verdict = 0;
+
+	memset(f, 0, sizeof(*f)); /* no --config, and no file at the default path: built in */
+	assert_int_equal(test_daemon_start(&f->td, 64 * MB, extra), 0);
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(quit), 0);
+	a = (struct share_args){f->td.region_size / 4, ready[1], quit[0]};
+	hog = fork();
+	assert_true(hog >= 0);
+	if (hog == 0)
+		_exit(hog_two_connections(f->td.socket, &a));
+	assert_int_equal(read(ready[0], &verdict, 1), 1);
+	assert_int_equal(verdict, 'y');
+	/* While uid 65534 holds its half, uid 65533 gets a quarter. */
+	other = fork();
+	assert_true(other >= 0);
+	if (other == 0)
+		_exit(another_uid_allocates(f->td.socket, f->td.region_size / 4));
+	assert_int_equal(waitpid(other, &status, 0), other);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(write(quit[1], "q", 1), 1);
+	assert_int_equal(waitpid(hog, &status, 0), hog);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	/* The newest refusal, as cmabufctl why lists it (root sees every uid's). */
+	assert_int_equal(cmabuf_conn_open(&c, f->td.socket), 0);
+	assert_int_equal(
+		cmabuf_conn_request(&c, CMABUF_MSG_LIST_REFUSALS, &req, sizeof(req), &r, NULL), 0);
+	cmabuf_conn_close(&c);
+	assert_int_equal(r.u.refusals_reply.head.count, 1);
+	assert_int_equal(r.u.refusals_reply.entries[0].uid, NOBODY);
+	assert_int_equal(r.u.refusals_reply.entries[0].error, -EDQUOT);
+	assert_non_null(strstr(r.u.refusals_reply.entries[0].reason, "max-bytes-per-uid"));
+	close(ready[0]);
+	close(ready[1]);
+	close(quit[0]);
+	close(quit[1]);
+	assert_int_equal(test_daemon_stop(&f->td), 0);
+}
+
 static void bad_config_stops_startup_with_file_and_line(void **state)
 {
 	char conf[] = "/tmp/cmabuf-badconf-XXXXXX", cmd[256], out[512] = "", where[64];
@@ -570,6 +682,8 @@ int main(void)
 					  cleanup),
 		cmocka_unit_test_teardown(sighup_applies_new_limits_and_keeps_buffers, cleanup),
 		cmocka_unit_test_teardown(bad_config_stops_startup_with_file_and_line, cleanup),
+		cmocka_unit_test_teardown(one_uid_stops_at_its_share_while_another_allocates,
+					  cleanup),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -22,7 +22,8 @@
  * - every request is answered exactly once (a parked one when it leaves the
  *   park; dropped only with its owner);
  * - each grant respects --max-buffers, the class's max-bytes and max-buffers
- *   for that client, the pool's max and the others' minimums, and class deny;
+ *   for that client, the per-uid limit (max-bytes-per-uid) for all of its
+ *   uid's buffers, the pool's max and the others' minimums, and class deny;
  *   after a reload every owner its new class denies is reported;
  * - a range is exported only when every page of it was zeroed since its last
  *   owner (when the backend needs zeroing);
@@ -104,6 +105,13 @@ struct drive_ctx {
 struct model {
 	/* Where choices come from. */
 	uint64_t seed, rng;
+	/*
+	 * The per-uid limit's choices, a stream of their own: seeds and fuzz inputs
+	 * older than the limit play the same choices as before. MODEL_NO_UID_LIMIT=1
+	 * (the regression seeds) turns the limit off, so they replay exactly.
+	 */
+	uint64_t rng_uid;
+	bool no_uid_limit;
 	const uint8_t *in;
 	size_t in_size, in_pos;
 	int trace;
@@ -227,6 +235,48 @@ static uint64_t rnd(struct model *m, uint64_t n)
 static bool chance(struct model *m, unsigned num, unsigned den)
 {
 	return rnd(m, den) < num;
+}
+
+/* [daemon] max-bytes-per-uid of a random policy: none, a percentage or bytes. */
+static void random_uid_limit(struct model *m, struct config *cfg)
+{
+	uint64_t saved = m->rng, z;
+
+	m->rng = m->rng_uid;
+	z = next_u64(m);
+	m->rng_uid = m->rng;
+	m->rng = saved;
+	cfg->uid_max_bytes = 0;
+	cfg->uid_max_percent = 0;
+	if (m->no_uid_limit || z % 3 == 0)
+		return;
+	if (z % 3 == 1)
+		cfg->uid_max_percent = 1 + (uint32_t)(z / 3 % 100);
+	else
+		cfg->uid_max_bytes = (1 + z / 3 % m->pages) * PAGE;
+}
+
+/* What uid may hold (the daemon's own, 0 here, is not limited): 0 = no limit. */
+static uint64_t uid_limit(const struct model *m, uid_t uid)
+{
+	uint64_t region = m->pages * PAGE;
+
+	if (uid == 0)
+		return 0;
+	if (m->cfg.uid_max_percent)
+		return region * m->cfg.uid_max_percent / 100; /* at most MAX_PAGES: no overflow */
+	return m->cfg.uid_max_bytes;
+}
+
+/* Bytes of every buffer of uid whose memory is not back: any owner, or none. */
+static uint64_t uid_bytes(const struct model *m, uid_t uid)
+{
+	uint64_t sum = 0;
+
+	for (size_t i = 0; i < m->nbufs; i++)
+		if (m->bufs[i].st != M_PURGED && cookie_uid(m->bufs[i].cookie) == uid)
+			sum += m->bufs[i].size;
+	return sum;
 }
 
 /* ---- the model's buffers ------------------------------------------------------------ */
@@ -624,6 +674,11 @@ static void check_grant(struct model *m, struct mowner *mo, const struct mbuf *n
 	CHECK(m, !k->max_bytes || bytes <= k->max_bytes,
 	      "owner %d holds %" PRIu64 " bytes, over max-bytes %" PRIu64 " of class '%s'", slot,
 	      bytes, k->max_bytes, k->name);
+	CHECK(m,
+	      !uid_limit(m, mo->o.id.uid) ||
+		      uid_bytes(m, mo->o.id.uid) <= uid_limit(m, mo->o.id.uid),
+	      "uid %u holds %" PRIu64 " bytes, over max-bytes-per-uid %" PRIu64,
+	      (unsigned)mo->o.id.uid, uid_bytes(m, mo->o.id.uid), uid_limit(m, mo->o.id.uid));
 	for (unsigned p = 0; p < m->cfg.npools; p++) {
 		const struct pool_config *pc = &m->cfg.pools[p];
 		uint64_t used = 0;
@@ -661,6 +716,7 @@ static void check_refusal(struct model *m, struct mowner *mo, const struct core_
 {
 	const struct class_config *k = class_at(&m->cfg, mo->cls);
 	uint64_t size = (r->desc.size + PAGE - 1) & ~(PAGE - 1), bytes = 0;
+	uint64_t ulimit = uid_limit(m, mo->o.id.uid);
 	uint32_t count = 0;
 	int slot = (int)(mo - m->owners);
 
@@ -678,10 +734,13 @@ static void check_refusal(struct model *m, struct mowner *mo, const struct core_
 	CHECK(m,
 	      count >= m->core.max_buffers_per_client ||
 		      (k->max_buffers && count + 1 > k->max_buffers) ||
-		      (k->max_bytes && bytes + size > k->max_bytes),
+		      (k->max_bytes && bytes + size > k->max_bytes) ||
+		      (ulimit && uid_bytes(m, mo->o.id.uid) + size > ulimit),
 	      "owner %d refused -EDQUOT holding %u buffers, %" PRIu64 " bytes, asking %" PRIu64
-	      " (class '%s': max-buffers %u max-bytes %" PRIu64 ")",
-	      slot, count, bytes, size, k->name, k->max_buffers, k->max_bytes);
+	      " (class '%s': max-buffers %u max-bytes %" PRIu64 "; uid %u holds %" PRIu64
+	      " of max-bytes-per-uid %" PRIu64 ")",
+	      slot, count, bytes, size, k->name, k->max_buffers, k->max_bytes,
+	      (unsigned)mo->o.id.uid, uid_bytes(m, mo->o.id.uid), ulimit);
 }
 
 /* The fake backend's export_range, and the answer. */
@@ -1179,6 +1238,7 @@ static void random_config(struct model *m, struct config *cfg)
 		k->dev_addr = chance(m, 1, 2);
 	}
 	cfg->reclaim_deadline_ms = 1 + (uint32_t)rnd(m, 5000);
+	random_uid_limit(m, cfg);
 }
 
 static int print_limit(char *buf, size_t cap, const char *key, uint64_t v)
@@ -1195,6 +1255,10 @@ static void config_text(const struct config *cfg, char *buf, size_t cap)
 
 #define OUT(...) n += (size_t)snprintf(buf + n, cap - n, __VA_ARGS__)
 	OUT("[daemon]\nreclaim-deadline = %ums\n", cfg->reclaim_deadline_ms);
+	if (cfg->uid_max_percent)
+		OUT("max-bytes-per-uid = %u%%\n", cfg->uid_max_percent);
+	else
+		n += (size_t)print_limit(buf + n, cap - n, "max-bytes-per-uid", cfg->uid_max_bytes);
 	for (unsigned i = 0; i < cfg->npools; i++) {
 		const struct pool_config *p = &cfg->pools[i];
 
@@ -1483,6 +1547,14 @@ static void check_ledger(struct model *m)
 			      p->class_buffers[k] == class_buffers[k],
 		      "class %u holds %" PRIu64 " bytes in %u buffers, model %" PRIu64 " in %u", k,
 		      p->class_bytes[k], p->class_buffers[k], class_bytes[k], class_buffers[k]);
+	/* What each uid holds, its owners' buffers, let-go ones and survivors together. */
+	for (uid_t uid = 1000; uid <= 1000 + NUIDS; uid++) {
+		uid_t u = uid < 1000 + NUIDS ? uid : (uid_t)-1; /* survivors with no uid */
+
+		CHECK(m, uid_usage_bytes(&p->uids, u) == uid_bytes(m, u),
+		      "uid %u holds %" PRIu64 " bytes, model %" PRIu64, (unsigned)u,
+		      uid_usage_bytes(&p->uids, u), uid_bytes(m, u));
+	}
 }
 
 static void check_owners(struct model *m)
@@ -1609,6 +1681,8 @@ static struct model *model_new(uint64_t seed, const uint8_t *data, size_t size)
 		return NULL;
 	m->seed = seed;
 	m->rng = seed;
+	m->rng_uid = seed ^ 0x756964u; /* "uid" */
+	m->no_uid_limit = getenv("MODEL_NO_UID_LIMIT") && atoi(getenv("MODEL_NO_UID_LIMIT"));
 	m->in = data;
 	m->in_size = size;
 	m->what = "start";
@@ -1621,10 +1695,13 @@ static struct model *model_new(uint64_t seed, const uint8_t *data, size_t size)
 	m->release_now = (unsigned)rnd(m, 9);
 	m->stray_release = (unsigned)rnd(m, 9);
 	region.size = m->pages * PAGE + rnd(m, PAGE); /* rounded down to the granule */
-	if (chance(m, 1, 4))
-		config_defaults(&initial);
-	else
+	if (chance(m, 1, 4)) {
+		config_defaults(&initial); /* the built-in policy: each uid half the region */
+		if (m->no_uid_limit)
+			initial.uid_max_percent = 0;
+	} else {
 		random_config(m, &initial);
+	}
 	m->cfg = initial;
 	ret = core_init(&m->core, &region, PAGE, m->needs_zeroing, &initial, "model.conf", 0);
 	if (ret < 0) {

@@ -147,6 +147,60 @@ wait "$holder"
 check "Ctrl-C on the holder releases every buffer" until_true 30 sh -c \
 	"[ \"\$(cmabufctl status | sed -n 's/^buffers: *//p')\" = 0 ]"
 
+# memfd under systemd (no region: the stub unloaded): a crash with live buffers, and the
+# buffers come back from systemd's own file-descriptor store (FileDescriptorStoreMax).
+systemctl stop cmabufd.service
+check "with cmabufd stopped and nothing exported, uio_cma unloads" rmmod uio_cma
+systemctl start cmabufd.service
+check "no region: cmabufd runs on memfd (no --backend)" until_true 60 sh -c \
+	"cmabufctl status | grep -q '^backend: *memfd'"
+# (setpriv directly, not through as(): $! must be the holder, which the signals are for)
+setpriv --reuid=alice --regid=alice --init-groups alloc hold 8 4194304 >/tmp/memhold.out 2>&1 &
+memholder=$!
+check "memfd: alice holds 8 buffers of 4 MiB, each filled" until_true 60 grep -q '^holding 8' /tmp/memhold.out
+check "memfd: cmabufctl counts 8 buffers" sh -c "[ \"\$(cmabufctl status | sed -n 's/^buffers: *//p')\" = 8 ]"
+check "memfd: the 8 are in systemd's file-descriptor store" until_true 30 sh -c \
+	"[ \"\$(systemctl show -p NFileDescriptorStore --value cmabufd)\" -ge 8 ]"
+echo "SYSTEST      fd store: $(systemctl show -p NFileDescriptorStore --value cmabufd) descriptors"
+pid=$(mainpid)
+kill -9 "$pid"
+check "memfd kill -9: systemd restarts cmabufd (new MainPID)" until_true 120 sh -c \
+	"p=\$(systemctl show -p MainPID --value cmabufd); [ \"\$p\" != 0 ] && [ \"\$p\" != $pid ] && systemctl is-active cmabufd.service"
+check "... on memfd again" sh -c "cmabufctl status | grep -q '^backend: *memfd'"
+check "... and the 8 buffers came back from the fd store" until_true 30 sh -c \
+	"[ \"\$(cmabufctl status | sed -n 's/^buffers: *//p')\" = 8 ]"
+check "... cmabufctl buffers lists them as adopted from the earlier cmabufd" sh -c \
+	"[ \"\$(cmabufctl buffers | grep -c 'from an earlier cmabufd')\" = 8 ]"
+check "... the journal says so (file-descriptor store: 8 still held)" sh -c \
+	"journalctl -u cmabufd --no-pager --since '$since' | grep -q 'file-descriptor store: 8 buffers from an earlier cmabufd: 8 still held (adopted)'"
+kill -USR1 "$memholder"
+check "alice's 8 buffers still map and read back their bytes (old and new mmaps)" \
+	until_true 30 grep -q '^verified 8' /tmp/memhold.out
+sed 's/^/SYSTEST      holder: /' /tmp/memhold.out
+# Nothing handed out twice: new buffers beside the adopted ones, no two ranges overlapping.
+setpriv --reuid=alice --regid=alice --init-groups alloc hold 8 4194304 >/tmp/memhold2.out 2>&1 &
+memholder2=$!
+check "memfd: after the restart alice gets 8 more" until_true 60 grep -q '^holding 8' /tmp/memhold2.out
+cmabufctl --json buffers | tr '{' '\n' |
+	sed -n 's/.*"size":\([0-9]*\),"offset":\([0-9]*\).*/\2 \1/p' | sort -n >/tmp/ranges
+check "... 16 buffers listed, no two ranges overlapping" awk \
+	'$1 < end { exit 1 } { end = $1 + $2; n++ } END { exit n != 16 }' /tmp/ranges
+sed 's/^/SYSTEST      range: /' /tmp/ranges | head -n 16
+kill -INT "$memholder" "$memholder2"
+wait "$memholder" "$memholder2"
+check "memfd: both holders gone, every buffer released" until_true 30 sh -c \
+	"[ \"\$(cmabufctl status | sed -n 's/^buffers: *//p')\" = 0 ]"
+# The region coming back under a memfd daemon: said once, with what to do; a restart moves.
+modprobe uio_cma
+check "uio_cma loaded again: the memfd cmabufd says the region appeared" until_true 60 sh -c \
+	"journalctl -u cmabufd --no-pager --since '$since' | grep -q 'a uio_cma region appeared (uio'"
+check "... cmabufctl status has the notice" sh -c "cmabufctl status | grep -q '^notice: .*systemctl restart cmabufd'"
+check "... systemd STATUS says it" until_true 30 sh -c \
+	"systemctl show -p StatusText --value cmabufd | grep -q 'unused: systemctl restart cmabufd'"
+systemctl restart cmabufd
+check "systemctl restart: back on the uio backend" until_true 60 sh -c \
+	"cmabufctl status | grep -q '^backend: *uio'"
+
 # The system call filter: nothing the daemon did was refused.
 check "no EPERM / 'Operation not permitted' in cmabufd's journal" sh -c \
 	"! journalctl -u cmabufd --no-pager | grep -Ei 'operation not permitted|EPERM|seccomp'"

@@ -109,6 +109,8 @@ static void test_defaults(void **state)
 	assert_false(c.default_class.dev_addr);
 	assert_false(c.default_class.deny);
 	assert_int_equal(c.reclaim_deadline_ms, 2000);
+	assert_int_equal(c.uid_max_percent, 50); /* each uid but root: half the region */
+	assert_int_equal(c.uid_max_bytes, 0);
 }
 
 static void test_empty_file_is_defaults(void **state)
@@ -320,6 +322,35 @@ static void test_reclaim_deadline(void **state)
 		assert_int_equal(load(text, 0, &c), 0);
 		assert_int_equal(c.reclaim_deadline_ms, cases[i].ms);
 	}
+}
+
+/* [daemon] max-bytes-per-uid: a size, a percentage of the region, or no limit. */
+static void test_uid_limit(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t bytes;
+		uint32_t percent;
+	} cases[] = {{"64M", 64ull << 20, 0}, {"25%", 0, 25},	   {"1%", 0, 1},
+		     {"100%", 0, 100},	      {"unlimited", 0, 0}, {"0", 0, 0}};
+	static const char *const bad[] = {"0%", "101%", "%", "50 %", "-5%", "half", "1.5%"};
+	char text[128];
+	struct config c;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\nmax-bytes-per-uid = %s\n", cases[i].text);
+		assert_int_equal(load(text, 0, &c), 0);
+		assert_int_equal(c.uid_max_bytes, cases[i].bytes);
+		assert_int_equal(c.uid_max_percent, cases[i].percent);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "[daemon]\nmax-bytes-per-uid = %s\n", bad[i]);
+		assert_true(fails_at(text, 0, 2, "max-bytes-per-uid", "percentage", NULL));
+	}
+	/* Not a class key: one limit for each uid, whatever classes its clients are in. */
+	assert_true(
+		fails_at("[class default]\nmax-bytes-per-uid = 1M\n", 0, 2, "unknown key", NULL));
 }
 
 static void test_booleans(void **state)
@@ -751,6 +782,7 @@ int main(void)
 		cmocka_unit_test(test_example_file),
 		cmocka_unit_test(test_sizes),
 		cmocka_unit_test(test_reclaim_deadline),
+		cmocka_unit_test(test_uid_limit),
 		cmocka_unit_test(test_booleans),
 		cmocka_unit_test(test_default_pool_declared),
 		cmocka_unit_test(test_forward_pool_reference),

@@ -162,7 +162,8 @@ static void a_heap_callers_buffers_are_never_evicted(void **state)
 	struct core_decision d;
 
 	start(&c, 8 * MiB,
-	      "[class heap]\nuid = 1000\npriority = 0\n[class boss]\nuid = 1001\npriority = 10\n");
+	      "[daemon]\nmax-bytes-per-uid = 100%\n[class heap]\nuid = 1000\npriority = 0\n"
+	      "[class boss]\nuid = 1001\npriority = 10\n");
 	join(&c, &h, 1000, OWNER_DOOR_HEAP);
 	join(&c, &boss, 1001, OWNER_DOOR_SOCKET);
 	assert_int_equal(alloc(&c, &h, 8 * MiB, 0, &d), CORE_EXPORT);

@@ -359,7 +359,8 @@ static void a_processs_requests_wait_behind_its_parked_one(void **state)
 	struct owner low;
 	unsigned asked = 0;
 
-	start("[class cam]\nuid = 1000\npriority = 10\n[class low]\nuid = 2000\n");
+	start("[daemon]\nmax-bytes-per-uid = 100%\n[class cam]\nuid = 1000\npriority = 10\n"
+	      "[class low]\nuid = 2000\n");
 	core_owner_init(&low, &id, &socket_ops, &asked);
 	core_owner_add(&core, &low);
 	core_classify(&core, &low);

@@ -43,7 +43,9 @@
  * held; root (this test) sees everyone's buffers, offsets and refusals, and
  * its priority takes reclaimable buffers from uid 1002's lower class.
  */
-static const char policy[] = "[class admin]\n"
+static const char policy[] = "[daemon]\n"
+			     "max-bytes-per-uid = unlimited\n" /* uid 1002 fills the region */
+			     "[class admin]\n"
 			     "uid = 0\n"
 			     "dev-addr = yes\n"
 			     "priority = 10\n"

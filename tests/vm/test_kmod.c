@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/klog.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -37,6 +38,7 @@
 #include <linux/videodev2.h>
 #include <xf86drm.h>
 
+#include "ptewalk_client.h"
 #include "tap.h"
 #include "uio_cma.h"
 
@@ -141,6 +143,7 @@ static int in_child(int (*fn)(void *), void *arg)
 	return status;
 }
 
+#if defined(__x86_64__)
 /* Every PAT entry overlapping the region must be write-combining. */
 static int pat_check(int *entries)
 {
@@ -166,6 +169,38 @@ static int pat_check(int *entries)
 	fclose(f);
 	return bad;
 }
+
+/* x86: PAT's own bookkeeping says what every mapping of the region is. */
+static void mapping_check(const char *what, const volatile void *p, uint64_t pa)
+{
+	int entries, ret = pat_check(&entries);
+
+	(void)p; /* PAT covers every mapping of the range at once */
+	(void)pa;
+	check(ret == 0 && entries > 0,
+	      "%s: pat_memtype_list has %d entries in the region, all write-combining", what,
+	      entries);
+}
+#elif defined(__aarch64__)
+/*
+ * arm64 has no PAT list: the page-table entry of this mapping itself, read by
+ * tests/vm/ptewalk, must say Normal-NC at the right physical address.
+ */
+static void mapping_check(const char *what, const volatile void *p, uint64_t pa)
+{
+	char type[32], why[256];
+	int ret = ptewalk_load();
+
+	if (!check(ret == 0, "%s: ptewalk loaded (%s)", what, strerror(-ret)))
+		return;
+	ret = ptewalk_user_type(p, pa, type, sizeof(type), why, sizeof(why));
+	diag("%s: %s", what, why);
+	check(ret == 0 && strcmp(type, "Normal-NC") == 0,
+	      "%s: its pte maps %#" PRIx64 " as Normal-NC (%s)", what, pa, type);
+}
+#else
+#error "test_kmod: no evidence of mapping attributes for this architecture"
+#endif
 
 static bool fdinfo_has_name(int fd, const char *name)
 {
@@ -271,7 +306,7 @@ static void test_mmap(void)
 {
 	const size_t size = 2 * MIB;
 	volatile uint32_t *m1, *m2;
-	int fd, entries, uio, ret;
+	int fd, uio;
 	bool same = true;
 	void *p;
 
@@ -292,11 +327,13 @@ static void test_mmap(void)
 	check(in_child(child_rw, (void *)m1) == 0, "a forked child reads them too");
 	check(m2[1] == 0xfeedbeefu, "and the child's write is seen by the parent");
 
-	ret = pat_check(&entries);
-	check(ret == 0 && entries > 0,
-	      "pat_memtype_list: %d entries in the region, all write-combining", entries);
+	mapping_check("dma-buf mmap", m1, info.base + 4 * MIB);
+	mapping_check("dma-buf mmap (second)", m2 + size / 8, info.base + 4 * MIB + size / 2);
 
-	/* UIO's map0 is the same memory; its UC- request resolves to WC, no conflict. */
+	/*
+	 * UIO's map0 is the same memory, mapped by the stub's hook with the same
+	 * attributes (x86: its UC- request resolves to WC, no PAT conflict).
+	 */
 	uio = open("/dev/uio0", O_RDWR | O_CLOEXEC);
 	p = uio < 0 ? MAP_FAILED : mmap(NULL, 8 * MIB, PROT_READ, MAP_SHARED, uio, 0);
 	if (check(p != MAP_FAILED, "mmap of /dev/uio0 map0")) {
@@ -304,8 +341,7 @@ static void test_mmap(void)
 
 		check(u[(4 * MIB) / 4] == 0xc0ffee00u && u[(4 * MIB) / 4 + 1] == 0xfeedbeefu,
 		      "map0 sees the buffer's bytes at its offset");
-		ret = pat_check(&entries);
-		check(ret == 0, "PAT: %d entries with map0 mapped, all write-combining", entries);
+		mapping_check("map0 mmap", u + (4 * MIB) / 4, info.base + 4 * MIB);
 		munmap(p, 8 * MIB);
 	}
 	if (uio >= 0)
@@ -996,6 +1032,52 @@ static int load_module(const char *ko, const char *params)
 	return ret;
 }
 
+/* How often the kernel log holds text (the stub's reasons for refusals). */
+static int dmesg_count(const char *text)
+{
+	int len = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0), n = 0;
+	char *buf, *p;
+
+	if (len <= 0)
+		return -1;
+	buf = malloc((size_t)len + 1);
+	if (!buf)
+		return -1;
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, len);
+	if (len < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[len] = '\0';
+	for (p = buf; (p = strstr(p, text)); p++)
+		n++;
+	free(buf);
+	return n;
+}
+
+/*
+ * Loading with params (BASE and SIZE give the "region %pa+%pa" the stub
+ * names) is refused with EINVAL, and the kernel log gains the stub's line
+ * that says why: the region, then why.
+ */
+static void refused_with(const char *ko, uint64_t b, uint64_t sz, const char *extra,
+			 const char *why, const char *what)
+{
+	char params[128], line[160];
+	int before, ret;
+
+	snprintf(params, sizeof(params), "base=%#" PRIx64 " size=%#" PRIx64 "%s", b, sz, extra);
+	snprintf(line, sizeof(line), "region %#018" PRIx64 "+%#018" PRIx64 " %s", b, sz, why);
+	before = dmesg_count(line);
+	ret = load_module(ko, params);
+	if (ret == 0)
+		delete_module("uio_cma");
+	check(ret == -EINVAL && access("/dev/uio_cma0", F_OK) != 0,
+	      "%s (%s) is refused: EINVAL (%s)", what, params, strerror(-ret));
+	check(before >= 0 && dmesg_count(line) == before + 1, "and dmesg says why: \"%s\"", line);
+}
+
+#if defined(__x86_64__)
 /*
  * The i-th page-aligned area from 1 MiB on, at most 16 MiB, that the firmware
  * itself reports Reserved (qemu: one below the top of RAM, the BIOS at 4 GiB).
@@ -1035,10 +1117,51 @@ static bool firmware_reserved(int nth, uint64_t *start, uint64_t *size)
 	return false;
 }
 
+/* x86: only RAM that memmap= turned into one Reserved resource. */
+static void param_refusals(const char *ko)
+{
+	const char *not_carveout = "is not within one memmap=SIZE$BASE carve-out of RAM";
+	uint64_t fw_base = 0, fw_size = 0;
+	int nth = 0;
+
+	/* 0x60000000 is ordinary RAM in a 2 GiB guest: refused, with a hint. */
+	refused_with(ko, 0x60000000, 0x1000000, "", "is System RAM, refusing it",
+		     "a region in System RAM");
+	/* Past the end of memory: not reserved either. */
+	refused_with(ko, 0x1000000000, 0x1000000, "", not_carveout,
+		     "a region that is not reserved memory");
+	for (; firmware_reserved(nth, &fw_base, &fw_size); nth++)
+		refused_with(ko, fw_base, fw_size, "", not_carveout, "a firmware Reserved area");
+	check(nth > 0, "%d firmware Reserved areas tried", nth);
+}
+#else
+/*
+ * Without e820 (arm64) every base=/size= region is refused: a no-map range
+ * looks the same whether it is our device-tree node's, firmware's (EFI
+ * runtime, a TEE) or another device's carve-out, so the region comes from
+ * the device tree only. The x86 check of firmware Reserved areas
+ * (/sys/firmware/memmap, which arm64 has not) becomes this: the device
+ * tree's own no-map region, unbound, is refused as parameters too.
+ */
+static void param_refusals(const char *ko)
+{
+	const char *use_dt = "given as base=/size= is refused on this architecture: declare it "
+			     "in the device tree";
+
+	/* 0x60000000 is ordinary RAM in qemu virt's 2 GiB from 0x40000000. */
+	refused_with(ko, 0x60000000, 0x1000000, "", "is System RAM, refusing it",
+		     "a region in System RAM");
+	refused_with(ko, 0x1000000000, 0x1000000, "", use_dt,
+		     "a region that is not reserved memory");
+	refused_with(ko, info.base, info.size, "", use_dt,
+		     "the device tree's own no-map region, given as parameters");
+}
+#endif
+
 static void test_rmmod(void)
 {
 	const char *ko = getenv("CMABUF_VM_KO");
-	char cmd[512];
+	char cmd[128];
 	int fd, ret;
 
 	clear_range(0, 1 * MIB);
@@ -1057,29 +1180,20 @@ static void test_rmmod(void)
 		diag("no $CMABUF_VM_KO: not reloading");
 		return;
 	}
-	/* 0x60000000 is ordinary RAM in a 2 GiB guest: refused, with a hint. */
-	snprintf(cmd, sizeof(cmd), "insmod '%s' base=0x60000000 size=0x1000000 2>/dev/null", ko);
-	check(system(cmd) != 0 && access("/dev/uio_cma0", F_OK) != 0,
-	      "a region in System RAM is refused");
-	/* Past the end of memory: not reserved either. */
-	snprintf(cmd, sizeof(cmd), "insmod '%s' base=0x1000000000 size=0x1000000 2>/dev/null", ko);
-	check(system(cmd) != 0, "a region that is not reserved memory is refused");
-	uint64_t fw_base = 0, fw_size = 0;
-	int nth = 0;
-	for (; firmware_reserved(nth, &fw_base, &fw_size); nth++) {
-		snprintf(cmd, sizeof(cmd), "base=%#" PRIx64 " size=%#" PRIx64, fw_base, fw_size);
-		ret = load_module(ko, cmd);
-		check(ret == -EINVAL, "a firmware Reserved area (%s) is refused: EINVAL (%s)", cmd,
-		      strerror(-ret));
-		if (ret == 0)
-			delete_module("uio_cma");
-	}
-	check(nth > 0, "%d firmware Reserved areas tried", nth);
-	/* The module's error is the probe's, and probe stays synchronous. */
+	param_refusals(ko);
+	/*
+	 * The module's error is the probe's, and probe stays synchronous. x86:
+	 * the memmap= region again as parameters; arm64: no parameters, the
+	 * device tree's nodes bind again.
+	 */
+#if defined(__x86_64__)
 	snprintf(cmd, sizeof(cmd), "base=%#" PRIx64 " size=%#" PRIx64 " async_probe=1",
 		 (uint64_t)info.base, (uint64_t)info.size);
+#else
+	snprintf(cmd, sizeof(cmd), "async_probe=1");
+#endif
 	ret = load_module(ko, cmd);
-	check(ret == 0, "the module loads again, even with async_probe=1 (%s)", strerror(-ret));
+	check(ret == 0, "the module loads again with %s (%s)", cmd, strerror(-ret));
 	for (int i = 0; i < 50 && ctl < 0; i++) {
 		ctl = open("/dev/uio_cma0", O_RDWR | O_CLOEXEC);
 		if (ctl < 0)

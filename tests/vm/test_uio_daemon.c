@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * cmabufd on the real stub, inside the VM: coherent mappings only (checked
- * against x86 PAT's own bookkeeping), and a range returns to the pool only
- * when the stub says the last holder let go.
+ * against x86 PAT's own bookkeeping, on arm64 against the page-table entries
+ * tests/vm/ptewalk reads), and a range returns to the pool only when the stub
+ * says the last holder let go.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -21,7 +22,10 @@
 #include <cmocka.h>
 
 #include "cmabuf.h"
+#include "connection.h"
 #include "harness.h"
+#include "protocol.h"
+#include "ptewalk_client.h"
 
 #define PAT_LIST "/sys/kernel/debug/x86/pat_memtype_list"
 
@@ -51,6 +55,7 @@ static struct cmabuf_buffer *alloc_or_fail(struct cmabuf *cb, uint64_t size, con
 	return b;
 }
 
+#if defined(__x86_64__)
 /*
  * Every PAT entry that touches the region must be write-combining, and the
  * mapped buffers must be covered by one. Returns the number of such entries.
@@ -81,6 +86,46 @@ static int check_pat(uint64_t base, uint64_t size, uint64_t want_lo, uint64_t wa
 	return n;
 }
 
+/*
+ * x86: PAT's list covers every mapping of the range, the daemon's included,
+ * so one look per buffer checks them all.
+ */
+static void check_mappings(const struct cmabuf_msg_status_reply *st, void *map, uint64_t addr,
+			   uint64_t size)
+{
+	(void)map;
+	assert_true(check_pat(st->region_base, st->region_size, addr, addr + size) > 0);
+}
+#elif defined(__aarch64__)
+/*
+ * arm64: the page-table entries of this client's mapping (its first, middle
+ * and last page) must say Normal-NC at the buffer's physical address.
+ * ptewalk reads only the calling process's table, so the daemon's mappings
+ * are not walked here: it maps the region through UIO's map0 and dma-buf
+ * mmap, the two paths test_arm64_mappings walks in a process of its own.
+ */
+static void check_mappings(const struct cmabuf_msg_status_reply *st, void *map, uint64_t addr,
+			   uint64_t size)
+{
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t offs[] = {0, (size / 2) & ~(page - 1), (size - 1) & ~(page - 1)};
+	char type[32], why[256];
+
+	(void)st;
+	assert_int_equal(ptewalk_load(), 0);
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		if (ptewalk_user_type((char *)map + offs[i], addr + offs[i], type, sizeof(type),
+				      why, sizeof(why)) < 0 ||
+		    strcmp(type, "Normal-NC") != 0)
+			fail_msg("buffer at %#" PRIx64 " + %#" PRIx64
+				 " is not mapped Normal-NC: %s",
+				 addr, offs[i], why);
+	}
+}
+#else
+#error "test_uio_daemon: no evidence of mapping attributes for this architecture"
+#endif
+
 static void every_mapping_is_write_combining(void **state)
 {
 	struct test_daemon *td = *state;
@@ -97,8 +142,7 @@ static void every_mapping_is_write_combining(void **state)
 		b[i] = alloc_or_fail(cb, 3110400, "pat-check");
 		memset(cmabuf_map(b[i]), 0xa5, cmabuf_buffer_size(b[i]));
 		assert_int_equal(cmabuf_buffer_dev_addr(b[i], &addr), 0);
-		assert_true(check_pat(st.region_base, st.region_size, addr,
-				      addr + cmabuf_buffer_size(b[i])) > 0);
+		check_mappings(&st, cmabuf_map(b[i]), addr, cmabuf_buffer_size(b[i]));
 	}
 	for (i = 0; i < 3; i++)
 		cmabuf_free(b[i]);
@@ -266,7 +310,8 @@ static bool log_says(FILE *log, const char *what)
 	return false;
 }
 
-static pid_t spawn_waiting_daemon(const char *socket_arg, FILE **log)
+/* backend: "--backend=uio", or NULL for none (auto). */
+static pid_t spawn_daemon(const char *backend, const char *socket_arg, FILE **log)
 {
 	int out[2];
 	pid_t pid;
@@ -277,7 +322,10 @@ static pid_t spawn_waiting_daemon(const char *socket_arg, FILE **log)
 	if (pid == 0) {
 		dup2(out[1], STDERR_FILENO);
 		close(out[0]);
-		execl(getenv("CMABUFD"), "cmabufd", "--backend=uio", socket_arg, (char *)NULL);
+		if (backend)
+			execl(getenv("CMABUFD"), "cmabufd", backend, socket_arg, (char *)NULL);
+		else
+			execl(getenv("CMABUFD"), "cmabufd", socket_arg, (char *)NULL);
 		_exit(127);
 	}
 	close(out[1]);
@@ -286,16 +334,33 @@ static pid_t spawn_waiting_daemon(const char *socket_arg, FILE **log)
 	return pid;
 }
 
+/* Loads the stub the way the architecture gives it the region (see below). */
+static void load_stub(const char *ko, const char *base, const char *size)
+{
+	char cmd[512];
+
+#if defined(__x86_64__)
+	snprintf(cmd, sizeof(cmd), "insmod '%s' base=%s size=%s", ko, base, size);
+#else
+	(void)base;
+	(void)size;
+	snprintf(cmd, sizeof(cmd), "insmod '%s'", ko);
+#endif
+	assert_int_equal(system(cmd), 0);
+}
+
 /*
  * --backend=uio started before the stub is loaded serves nobody, says why,
  * and takes the region when it appears (no udevd here: the kernel's own
- * uevents must do). Runs last: it unloads and reloads uio_cma.
+ * uevents must do). Runs last: it unloads and reloads uio_cma, the way the
+ * architecture gives the region: x86 as base=/size= (memmap=), arm64 without
+ * parameters (the device tree's cmabuf,uio-cma nodes bind again).
  */
 static void region_loaded_later_is_adopted(void **state)
 {
 	const char *ko = getenv("CMABUF_VM_KO"), *base = getenv("CMABUF_VM_BASE"),
 		   *size = getenv("CMABUF_VM_SIZE");
-	char dir[] = "/tmp/cmabuf-late-XXXXXX", sock[64], arg[80], cmd[512];
+	char dir[] = "/tmp/cmabuf-late-XXXXXX", sock[64], arg[80];
 	struct cmabuf_buffer *b;
 	struct cmabuf *cb;
 	uint64_t addr, lo;
@@ -308,11 +373,10 @@ static void region_loaded_later_is_adopted(void **state)
 	assert_non_null(mkdtemp(dir));
 	snprintf(sock, sizeof(sock), "%s/cmabufd.sock", dir);
 	snprintf(arg, sizeof(arg), "--socket=%s", sock);
-	pid = spawn_waiting_daemon(arg, &log);
+	pid = spawn_daemon("--backend=uio", arg, &log);
 	assert_true(log_says(log, "no uio_cma region yet; waiting for one to appear"));
 	assert_int_not_equal(access(sock, F_OK), 0); /* no memory, no socket */
-	snprintf(cmd, sizeof(cmd), "insmod '%s' base=%s size=%s", ko, base, size);
-	assert_int_equal(system(cmd), 0);
+	load_stub(ko, base, size);
 	assert_true(log_says(log, "(region appeared)"));
 	assert_int_equal(cmabuf_connect(sock, &cb), 0);
 	b = alloc_or_fail(cb, 1 << 20, "late");
@@ -328,6 +392,71 @@ static void region_loaded_later_is_adopted(void **state)
 	rmdir(dir);
 }
 
+static uint32_t status_flags(const char *sock, char *backend, size_t cap)
+{
+	struct cmabuf_conn c;
+	struct cmabuf_msg r;
+
+	assert_int_equal(cmabuf_conn_open(&c, sock), 0);
+	assert_int_equal(cmabuf_conn_request(&c, CMABUF_MSG_STATUS, NULL, 0, &r, NULL), 0);
+	cmabuf_conn_close(&c);
+	snprintf(backend, cap, "%s", r.u.status_reply.backend);
+	return r.u.status_reply.flags;
+}
+
+/*
+ * No --backend, started before the stub is loaded: memfd, and it stays so
+ * (its buffers cannot move), but when the region appears it says so once,
+ * with what to do, in the log and in STATUS (cmabufctl status). Runs last:
+ * it unloads and reloads uio_cma.
+ */
+static void auto_started_before_the_region_says_how_to_move(void **state)
+{
+	const char *ko = getenv("CMABUF_VM_KO"), *base = getenv("CMABUF_VM_BASE"),
+		   *size = getenv("CMABUF_VM_SIZE");
+	char dir[] = "/tmp/cmabuf-auto-XXXXXX", sock[64], arg[80], be[16], line[512];
+	struct cmabuf_buffer *b;
+	struct cmabuf *cb;
+	unsigned again = 0;
+	uint8_t *p;
+	FILE *log;
+	pid_t pid;
+	int status;
+
+	assert_true(ko && base && size);
+	assert_int_equal(system("rmmod uio_cma"), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, sizeof(sock), "%s/cmabufd.sock", dir);
+	snprintf(arg, sizeof(arg), "--socket=%s", sock);
+	pid = spawn_daemon(NULL, arg, &log);
+	assert_true(log_says(log, "backend memfd (default: no uio_cma region found)"));
+	assert_int_equal(cmabuf_connect(sock, &cb), 0);
+	b = alloc_or_fail(cb, 1 << 20, "before");
+	p = cmabuf_map(b);
+	assert_non_null(p);
+	memset(p, 0x5a, 1 << 20);
+	assert_int_equal(status_flags(sock, be, sizeof(be)), 0);
+	load_stub(ko, base, size);
+	assert_true(log_says(log, "a uio_cma region appeared (uio"));
+	assert_int_equal(status_flags(sock, be, sizeof(be)), CMABUF_STATUS_UIO_REGION_UNUSED);
+	assert_string_equal(be, "memfd"); /* no switch under a live buffer */
+	assert_int_equal(p[0], 0x5a);
+	assert_int_equal(p[(1 << 20) - 1], 0x5a);
+	/* Once: another add event for the same device says nothing more. */
+	assert_int_equal(system("for u in /sys/class/uio/uio*/uevent; do echo add > $u; done"), 0);
+	assert_int_equal(cmabuf_free(b), 0);
+	cmabuf_disconnect(cb);
+	assert_int_equal(status_flags(sock, be, sizeof(be)), CMABUF_STATUS_UIO_REGION_UNUSED);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	while (fgets(line, sizeof(line), log))
+		again += strstr(line, "a uio_cma region appeared") != NULL;
+	assert_int_equal(again, 0);
+	fclose(log);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,7 +468,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(free_then_alloc_at_once_never_sees_a_full_region,
 						setup, teardown),
-		cmocka_unit_test(region_loaded_later_is_adopted), /* last: reloads the stub */
+		cmocka_unit_test(region_loaded_later_is_adopted), /* these reload the stub */
+		cmocka_unit_test(auto_started_before_the_region_says_how_to_move),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

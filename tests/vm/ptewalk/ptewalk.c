@@ -11,15 +11,22 @@
  *   "u ADDR"  walk the writing process's page table at user address ADDR
  *   "k PHYS"  walk the kernel's (TTBR1) at the linear-map address of PHYS,
  *             and say whether memblock maps PHYS at all (pfn_is_map_memory)
+ *   "d FD OFF [VAL]"  as a dma-buf importer would: dma_buf_vmap() the
+ *             writer's dma-buf FD, walk the kernel's table at the returned
+ *             address + OFF, (write the 64-bit VAL there,) read the 64-bit
+ *             word there (val=), vunmap. The CPU side of importers such as
+ *             vivid and vgem goes through this mapping.
  *
  * The answer is one line of key=value pairs:
  *   u va=0x... level=pte desc=0x... attrindx=2 mair=0x44 type=Normal-NC pa=0x...
  *   k pa=0x... va=0x... map_memory=0 level=none
+ *   d va=0x... val=0x... level=pte desc=0x... ... type=Normal-NC pa=0x...
  * level=none: no valid descriptor maps the address. mair is the attribute
  * byte MAIR_EL1 holds for the descriptor's AttrIndx; type decodes that byte
  * per the Arm ARM (Device-nGnRnE, Device-nGnRE, Normal-NC, Normal-WB, ...).
  */
 #include <linux/debugfs.h>
+#include <linux/dma-buf.h>
 #include <linux/fs.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
@@ -27,6 +34,7 @@
 #include <linux/pgtable.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/version.h>
 #include <asm/sysreg.h>
 
 #define ANSWER_MAX 256
@@ -140,19 +148,67 @@ static int walk_user(unsigned long addr, char *out)
 	return 0;
 }
 
+/* TTBR1_EL1: the kernel's tables (swapper) while in the kernel, KPTI or not. */
+static void walk_kernel_va(unsigned long va, struct walk *w)
+{
+	phys_addr_t root = read_sysreg(ttbr1_el1) & GENMASK_ULL(47, 1);
+
+	walk_from(pgd_offset_pgd((pgd_t *)__va(root), va), va, w);
+}
+
 static int walk_kernel(phys_addr_t phys, char *out)
 {
-	/* TTBR1_EL1: the kernel's tables (swapper) while in the kernel, KPTI or not. */
-	phys_addr_t root = read_sysreg(ttbr1_el1) & GENMASK_ULL(47, 1);
 	unsigned long va = (unsigned long)__phys_to_virt(phys);
 	struct walk w;
 	int n;
 
-	walk_from(pgd_offset_pgd((pgd_t *)__va(root), va), va, &w);
+	walk_kernel_va(va, &w);
 	n = scnprintf(out, ANSWER_MAX, "k pa=%#llx va=%#lx map_memory=%d",
 		      (unsigned long long)phys, va, pfn_is_map_memory(__phys_to_pfn(phys)));
 	describe(out + n, ANSWER_MAX - n, &w);
 	return 0;
+}
+
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#define importer_vmap dma_buf_vmap_unlocked
+#define importer_vunmap dma_buf_vunmap_unlocked
+#else
+#define importer_vmap dma_buf_vmap
+#define importer_vunmap dma_buf_vunmap
+#endif
+
+/* The word at OFF of the importer's kernel mapping, written first if asked. */
+static int walk_dmabuf(int fd, unsigned long off, bool write, u64 val, char *out)
+{
+	struct dma_buf *dmabuf = dma_buf_get(fd);
+	struct iosys_map map;
+	unsigned long va;
+	struct walk w;
+	int n, ret;
+
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	ret = -EINVAL;
+	if (off > dmabuf->size - sizeof(u64) || !IS_ALIGNED(off, sizeof(u64)))
+		goto put;
+	ret = importer_vmap(dmabuf, &map);
+	if (ret)
+		goto put;
+	ret = -EOPNOTSUPP; /* the stub maps system memory, never __iomem */
+	if (map.is_iomem)
+		goto unmap;
+	va = (unsigned long)map.vaddr + off;
+	walk_kernel_va(va, &w);
+	if (write)
+		WRITE_ONCE(*(u64 *)va, val);
+	n = scnprintf(out, ANSWER_MAX, "d va=%#lx val=%#llx", va, READ_ONCE(*(u64 *)va));
+	describe(out + n, ANSWER_MAX - n, &w);
+	ret = 0;
+unmap:
+	importer_vunmap(dmabuf, &map);
+put:
+	dma_buf_put(dmabuf);
+	return ret;
 }
 
 static int ptewalk_open(struct inode *inode, struct file *file)
@@ -170,21 +226,24 @@ static int ptewalk_release(struct inode *inode, struct file *file)
 static ssize_t ptewalk_write(struct file *file, const char __user *ubuf, size_t len,
 			     loff_t *ppos)
 {
-	char req[64], kind;
-	unsigned long long addr;
-	int ret;
+	char req[96], kind;
+	unsigned long long addr, off, val;
+	int ret, n;
 
 	if (len >= sizeof(req))
 		return -EINVAL;
 	if (copy_from_user(req, ubuf, len))
 		return -EFAULT;
 	req[len] = '\0';
-	if (sscanf(req, "%c %llx", &kind, &addr) != 2)
+	n = sscanf(req, "%c %llx %llx %llx", &kind, &addr, &off, &val);
+	if (n < 2)
 		return -EINVAL;
 	if (kind == 'u')
 		ret = walk_user(addr, file->private_data);
 	else if (kind == 'k')
 		ret = walk_kernel(addr, file->private_data);
+	else if (kind == 'd' && n >= 3)
+		ret = walk_dmabuf(addr, off, n == 4, val, file->private_data);
 	else
 		ret = -EINVAL;
 	return ret ? ret : len;
@@ -223,3 +282,8 @@ module_exit(ptewalk_exit);
 
 MODULE_DESCRIPTION("Test-only: page-table entries and memory types of addresses (arm64)");
 MODULE_LICENSE("GPL");
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
+MODULE_IMPORT_NS("DMA_BUF");
+#else
+MODULE_IMPORT_NS(DMA_BUF);
+#endif
