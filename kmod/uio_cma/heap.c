@@ -272,7 +272,6 @@ long uio_cma_heap_serve(struct uio_cma_region *r, struct file *file,
 			void __user *argp)
 {
 	struct uio_cma_heap_serve arg;
-	int ret = 0;
 
 	if (copy_from_user(&arg, argp, sizeof(arg)))
 		return -EFAULT;
@@ -287,7 +286,7 @@ long uio_cma_heap_serve(struct uio_cma_region *r, struct file *file,
 		r->heap.serving = true;
 	}
 	mutex_unlock(&r->lock);
-	return ret;
+	return 0;
 }
 
 /* Caller holds r->lock: the control device is closing. */
@@ -355,7 +354,7 @@ long uio_cma_heap_caller(struct uio_cma_region *r, void __user *argp)
 	mutex_unlock(&r->lock);
 	if (!q)
 		return -ENOENT;
-	/* heap.user_ns stays: only closing this file, not possible in here, puts it. */
+	/* heap.user_ns stays: only this file's close, not now, puts it. */
 	ret = copy_groups(r, gi, arg.groups, arg.groups_cap);
 	put_group_info(gi);
 	if (!ret && copy_to_user(argp, &arg, sizeof(arg)))
