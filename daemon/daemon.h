@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "core.h"
+#include "heap.h"
 #include "options.h"
 #include "server.h"
 
@@ -27,6 +28,8 @@ struct daemon {
 	struct core core;
 	bool core_ready;		       /* core_init() done: the backend is known */
 	struct server server;		       /* front/: the socket door */
+	struct heap_door heap;		       /* front/: the dma-heap door (uio) */
+	bool heap_ready;		       /* heap_door_init() done */
 	struct config config;		       /* the policy file as loaded, for the core */
 	const char *config_path;	       /* NULL: built-in defaults */
 	struct event *ev_status, *ev_watchdog; /* notify.c */
@@ -60,6 +63,10 @@ void service_buffer_released(void *ctx, uint64_t cookie);
 void service_range_zeroed(void *ctx, uint64_t offset, uint64_t size, int err);
 /* A request was served: let the backend prepare the next ones once the loop is idle. */
 void daemon_prepare_soon(struct daemon *d);
+/* heap_service.c: the heap door on the backend's heap requests (when it has them). */
+int heap_service_start(struct daemon *d);
+void heap_service_stop(struct daemon *d);
+
 /* SIGHUP: the policy file again; clients and buffers stay. Keeps the old one on error. */
 int service_reload(struct daemon *d, char *err, size_t cap);
 

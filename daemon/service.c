@@ -64,16 +64,38 @@ static void purge(struct daemon *d, struct core_request *r, const struct core_de
 	}
 }
 
+/* A door that hands buffers over itself (the heap door): 0, or -errno and nothing kept. */
+static int door_delivers(struct daemon *d, struct core_request *r, const struct core_time *now,
+			 struct core_decision *dec)
+{
+	struct buffer *b = dec->buffer;
+	struct owner *o = r->owner;
+	char why[2 * CMABUF_REASON_LEN];
+	int ret = o->door_ops->deliver(o, r, b, why, sizeof(why));
+
+	if (ret < 0)
+		core_export_failed(&d->core, r, b, ret, why, now, dec);
+	else
+		core_exported(&d->core, r, b, 0, now, dec);
+	return ret;
+}
+
 /* Exports the placed buffer and answers; true when the request got its buffer. */
 static bool export_and_answer(struct daemon *d, struct core_request *r, const struct core_time *now,
 			      struct core_decision *dec)
 {
 	struct buffer *b = dec->buffer;
 	struct owner *o = r->owner;
-	int fd = -1, ret = d->be->ops->export_range(d->be, b->offset, b->size, buffer_cookie(b),
-						    b->name, &fd);
+	int fd = -1, ret;
 
-	if (core_exported(&d->core, r, b, ret, now, dec) < 0) {
+	if (o->door_ops->deliver)
+		ret = door_delivers(d, r, now, dec);
+	else
+		ret = core_exported(&d->core, r, b,
+				    d->be->ops->export_range(d->be, b->offset, b->size,
+							     buffer_cookie(b), b->name, &fd),
+				    now, dec);
+	if (ret < 0) {
 		o->door_ops->refuse(o, r, dec->err, dec->why);
 		return false;
 	}
@@ -192,8 +214,13 @@ const struct server_hooks service_hooks = {
 void service_buffer_released(void *ctx, uint64_t cookie)
 {
 	struct daemon *d = ctx;
+	struct buffer *b = ledger_find(&d->core.ledger, cookie_id(cookie));
+	struct owner *o = b ? b->owner : NULL;
 	struct core_range zero;
 	int ret = core_released(&d->core, cookie, &zero);
+
+	if (o && o->door_ops->released) /* a heap caller may hold nothing now */
+		o->door_ops->released(o);
 
 	if (ret == -ENOENT) {
 		log_debug("backend released buffer %" PRIu64
@@ -229,6 +256,9 @@ static void denied(void *ctx, struct owner *o)
 {
 	struct daemon *d = ctx;
 
+	/* A heap caller has no connection to close: its next requests are refused. */
+	if (o->door_kind == OWNER_DOOR_HEAP)
+		return;
 	server_client_denied(&d->server, o);
 }
 

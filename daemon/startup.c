@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <libudev.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <systemd/sd-daemon.h>
@@ -72,12 +73,30 @@ static int open_backend(struct daemon *d, const char **why)
 	return backend_memfd_create(d->opt->region_size, &d->be);
 }
 
+/*
+ * Its name as the stub knows it (a heap caller's "heap:COMM", or what
+ * DMA_BUF_SET_NAME set), so that `cmabufctl buffers` still tells whose it is.
+ */
+static void name_adopted(struct daemon *d, uint64_t cookie)
+{
+	struct buffer *b = ledger_find(&d->core.ledger, cookie_id(cookie));
+	struct backend_query q;
+
+	if (!b || !d->be->ops->query || d->be->ops->query(d->be, cookie, &q) < 0 || !q.name[0] ||
+	    cmabuf_name_problem(q.name))
+		return;
+	snprintf(b->name, sizeof(b->name), "%s (from an earlier cmabufd)", q.name);
+}
+
 /* A buffer still alive from an earlier daemon: keep its range until it is released. */
 static int adopt(struct daemon *d, const struct backend_live *l)
 {
 	struct core_time now = {now_ms(CLOCK_MONOTONIC), now_ms(CLOCK_REALTIME)};
+	int ret = core_adopt(&d->core, l->offset, l->size, l->cookie, &now);
 
-	return core_adopt(&d->core, l->offset, l->size, l->cookie, &now);
+	if (ret == 0)
+		name_adopted(d, l->cookie);
+	return ret;
 }
 
 static int adopt_survivors(struct daemon *d)
@@ -362,6 +381,9 @@ static int finish_setup(struct daemon *d, const char *why)
 		if (!d->ev_prepare || event_priority_set(d->ev_prepare, DAEMON_PRIO_IDLE) < 0)
 			return -ENOMEM;
 	}
+	ret = heap_service_start(d);
+	if (ret < 0)
+		return ret;
 	take_stored_buffers(d);
 	ret = adopt_survivors(d);
 	if (ret == 0 && d->be->ops->clear)
@@ -435,6 +457,7 @@ void daemon_stop(struct daemon *d)
 {
 	metrics_file_stop(d);
 	notify_stop(d);
+	heap_service_stop(d);
 	server_stop(&d->server);
 	if (d->ev_monitor)
 		event_free(d->ev_monitor);

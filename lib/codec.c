@@ -52,7 +52,12 @@ static int check_alloc_reply(const struct cmabuf_msg *m)
 
 static int check_status_reply(const struct cmabuf_msg *m)
 {
-	return terminated(m->u.status_reply.backend, CMABUF_BACKEND_LEN) ? 0 : -EBADMSG;
+	const struct cmabuf_msg_status_reply *r = &m->u.status_reply;
+
+	return terminated(r->backend, CMABUF_BACKEND_LEN) &&
+			       terminated(r->heap_node, CMABUF_HEAP_NODE_LEN)
+		       ? 0
+		       : -EBADMSG;
 }
 
 static int check_buffers_reply(const struct cmabuf_msg *m)
@@ -116,14 +121,15 @@ static int check_list_clients(const struct cmabuf_msg *m)
 static int check_clients_reply(const struct cmabuf_msg *m)
 {
 	const struct cmabuf_msg_buffers_reply *h = &m->u.clients_reply.head;
-	uint32_t i, known = CMABUF_CLIENT_WAITING | CMABUF_CLIENT_SELF;
+	uint32_t i, known = CMABUF_CLIENT_WAITING | CMABUF_CLIENT_SELF | CMABUF_CLIENT_HEAP;
 
 	if (h->more > 1)
 		return -EBADMSG;
 	for (i = 0; i < h->count; i++) {
 		const struct cmabuf_client_entry *e = &m->u.clients_reply.entries[i];
 
-		if (!terminated(e->class_name, CMABUF_CLASS_LEN) || (e->flags & ~known))
+		if (!terminated(e->class_name, CMABUF_CLASS_LEN) ||
+		    !terminated(e->command, sizeof(e->command)) || (e->flags & ~known))
 			return -EBADMSG;
 	}
 	return 0;

@@ -129,6 +129,17 @@ int cmabuf_metrics_write_text(FILE *f, const struct cmabuf_msg_metrics_reply *m)
 	for (k = 0; k < CMABUF_FAIL_KINDS; k++)
 		fprintf(f, "cmabuf_alloc_failures_total{kind=\"%s\"} %" PRIu64 "\n",
 			cmabuf_failure_kind_name(k), m->failures[k]);
+	head(f, "cmabuf_door_allocations_total", "counter",
+	     "Successful allocations by the door they came in by: socket (libcmabuf) or heap "
+	     "(/dev/dma_heap callers).");
+	for (k = 0; k < CMABUF_DOORS; k++)
+		fprintf(f, "cmabuf_door_allocations_total{door=\"%s\"} %" PRIu64 "\n",
+			k == CMABUF_DOOR_HEAP ? "heap" : "socket", m->door_allocations[k]);
+	head(f, "cmabuf_door_failures_total", "counter",
+	     "Refused allocations by the door they came in by.");
+	for (k = 0; k < CMABUF_DOORS; k++)
+		fprintf(f, "cmabuf_door_failures_total{door=\"%s\"} %" PRIu64 "\n",
+			k == CMABUF_DOOR_HEAP ? "heap" : "socket", m->door_failures[k]);
 	counter(f, "cmabuf_evictions_total", "Purgeable buffers taken back to make room.",
 		m->evictions);
 	counter(f, "cmabuf_reclaims_requested_total",

@@ -118,6 +118,13 @@ struct cmabuf_msg_free {
 	uint64_t id;
 };
 
+#define CMABUF_HEAP_NONE	 0u /* the backend has no heap door (memfd) */
+#define CMABUF_HEAP_SERVED	 1u /* heap_node's ALLOCs come to this cmabufd */
+#define CMABUF_HEAP_NO_NODE	 2u /* the stub offers no dma-heap node for this region */
+#define CMABUF_HEAP_OLD_STUB	 3u /* the stub predates the heap door (uio_cma ABI < 3) */
+#define CMABUF_HEAP_SERVE_FAILED 4u /* the stub refused to forward its ALLOCs: see the log */
+#define CMABUF_HEAP_NODE_LEN	 64u
+
 struct cmabuf_msg_status_reply {
 	char backend[CMABUF_BACKEND_LEN];
 	uint64_t region_base; /* device address of the region's first byte */
@@ -136,6 +143,13 @@ struct cmabuf_msg_status_reply {
 	uint64_t failures;
 	uint32_t flags; /* CMABUF_STATUS_* */
 	uint32_t pad;
+	/* The dma-heap door (docs/operations.md): CMABUF_HEAP_* */
+	uint32_t heap_state;
+	uint32_t heap_callers;		      /* processes holding heap buffers or waiting */
+	uint32_t heap_waiting;		      /* heap requests not answered yet */
+	uint32_t heap_buffers;		      /* handed to heap callers, not released yet */
+	uint64_t heap_bytes;		      /* their bytes (not in pending_release) */
+	char heap_node[CMABUF_HEAP_NODE_LEN]; /* "/dev/dma_heap/NAME", or "" */
 };
 
 /*
@@ -154,6 +168,8 @@ struct cmabuf_msg_list_buffers {
 #define CMABUF_BUFFER_PURGED	      (1u << 3) /* memory taken back; no range */
 /* offset is 0, withheld: this client may not learn device addresses (base + offset) */
 #define CMABUF_BUFFER_OFFSET_HIDDEN (1u << 4)
+/* handed to a /dev/dma_heap caller, which holds it until it closes it (heap door) */
+#define CMABUF_BUFFER_HEAP (1u << 5)
 
 struct cmabuf_buffer_entry {
 	uint64_t id;
@@ -219,6 +235,11 @@ enum cmabuf_failure_kind {
 	CMABUF_FAIL_KINDS
 };
 
+/* The doors requests come in by, for the counters by door. */
+#define CMABUF_DOOR_SOCKET 0u /* libcmabuf clients */
+#define CMABUF_DOOR_HEAP   1u /* /dev/dma_heap callers */
+#define CMABUF_DOORS	   2u
+
 struct cmabuf_class_usage {
 	char name[CMABUF_CLASS_LEN];
 	uint64_t bytes; /* memory charged to the class (purged buffers hold none) */
@@ -260,6 +281,8 @@ struct cmabuf_msg_metrics_reply {
 	uint32_t flags; /* CMABUF_METRICS_* */
 	struct cmabuf_class_usage classes[CMABUF_METRICS_MAX_CLASSES];
 	struct cmabuf_uid_usage uids[CMABUF_METRICS_MAX_UIDS]; /* ascending uid */
+	uint64_t door_allocations[CMABUF_DOORS];	       /* successful ALLOCs by door */
+	uint64_t door_failures[CMABUF_DOORS];		       /* refused ALLOCs by door */
 };
 
 /*
@@ -278,6 +301,7 @@ struct cmabuf_msg_list_clients {
 
 #define CMABUF_CLIENT_WAITING (1u << 0) /* an ALLOC of it waits for reclaimed memory */
 #define CMABUF_CLIENT_SELF    (1u << 1) /* the connection that asked */
+#define CMABUF_CLIENT_HEAP    (1u << 2) /* a /dev/dma_heap caller (a process, not a connection) */
 
 struct cmabuf_client_entry {
 	uint32_t conn; /* the daemon's number for the connection, unique while it lasts */
@@ -288,6 +312,7 @@ struct cmabuf_client_entry {
 	uint32_t flags;	  /* CMABUF_CLIENT_* */
 	uint64_t bytes;
 	char class_name[CMABUF_CLASS_LEN];
+	char command[16]; /* a heap caller's (the thread of its first request); else "" */
 };
 
 #define CMABUF_LIST_MAX_CLIENTS CMABUF_LIST_FIT(struct cmabuf_client_entry)

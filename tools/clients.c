@@ -7,22 +7,32 @@
 
 static void print_client(const struct ctl *ctl, const struct cmabuf_client_entry *e, bool first)
 {
-	char sz[32];
+	char sz[32], conn[16];
 
 	if (ctl->json) {
 		printf("%s{\"conn\":%u,\"pid\":%u,\"uid\":%u,\"class\":", first ? "" : ",", e->conn,
 		       e->pid, e->uid);
 		json_string(e->class_name);
 		printf(",\"priority\":%d,\"buffers\":%u,\"bytes\":%" PRIu64
-		       ",\"waiting\":%s,\"self\":%s}",
+		       ",\"waiting\":%s,\"self\":%s,\"heap\":%s,\"command\":",
 		       e->priority, e->buffers, e->bytes,
 		       e->flags & CMABUF_CLIENT_WAITING ? "true" : "false",
-		       e->flags & CMABUF_CLIENT_SELF ? "true" : "false");
+		       e->flags & CMABUF_CLIENT_SELF ? "true" : "false",
+		       e->flags & CMABUF_CLIENT_HEAP ? "true" : "false");
+		json_string(e->command);
+		printf("}");
 		return;
 	}
-	printf("%6u %8u %6u  %-16.16s %5d %8u %12s%s%s\n", e->conn, e->pid, e->uid,
+	if (e->flags & CMABUF_CLIENT_HEAP)
+		snprintf(conn, sizeof(conn), "heap");
+	else
+		snprintf(conn, sizeof(conn), "%u", e->conn);
+	printf("%6s %8u %6u  %-16.16s %5d %8u %12s%s%s%s%s%s\n", conn, e->pid, e->uid,
 	       *e->class_name ? e->class_name : "-", e->priority, e->buffers,
 	       human(e->bytes, sz, sizeof(sz)),
+	       e->flags & CMABUF_CLIENT_HEAP ? "  (dma-heap caller '" : "",
+	       e->flags & CMABUF_CLIENT_HEAP ? e->command : "",
+	       e->flags & CMABUF_CLIENT_HEAP ? "')" : "",
 	       e->flags & CMABUF_CLIENT_WAITING ? "  (waiting for reclaimed memory)" : "",
 	       e->flags & CMABUF_CLIENT_SELF ? "  (this cmabufctl)" : "");
 }

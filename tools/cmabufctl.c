@@ -56,6 +56,49 @@ static void usage(FILE *f)
 		CMABUF_DEFAULT_SOCKET);
 }
 
+static const char *heap_state_name(uint32_t state)
+{
+	switch (state) {
+	case CMABUF_HEAP_SERVED:
+		return "served";
+	case CMABUF_HEAP_NO_NODE:
+		return "no-node";
+	case CMABUF_HEAP_OLD_STUB:
+		return "old-stub";
+	case CMABUF_HEAP_SERVE_FAILED:
+		return "serve-failed";
+	default:
+		return "none";
+	}
+}
+
+static void print_heap_status(const struct cmabuf_msg_status_reply *s)
+{
+	char a[32];
+
+	switch (s->heap_state) {
+	case CMABUF_HEAP_SERVED:
+		printf("heap door:      %s (%u callers hold %s in %u buffers; %u waiting)\n",
+		       s->heap_node, s->heap_callers, human(s->heap_bytes, a, sizeof(a)),
+		       s->heap_buffers, s->heap_waiting);
+		break;
+	case CMABUF_HEAP_NO_NODE:
+		printf("heap door:      none (the stub offers no /dev/dma_heap node for this "
+		       "region: module parameter heap=)\n");
+		break;
+	case CMABUF_HEAP_OLD_STUB:
+		printf("heap door:      none (the loaded uio_cma predates it: load a newer one)\n");
+		break;
+	case CMABUF_HEAP_SERVE_FAILED:
+		printf("heap door:      not served (the stub refused; see cmabufd's log)\n");
+		break;
+	default:
+		printf("heap door:      none (the %s backend has no /dev/dma_heap node)\n",
+		       s->backend);
+		break;
+	}
+}
+
 static int cmd_status(struct ctl *ctl)
 {
 	struct cmabuf_msg r;
@@ -71,11 +114,15 @@ static int cmd_status(struct ctl *ctl)
 		       ",\"free_extents\":%u,\"pending_release\":%" PRIu64 ",\"zeroing\":%" PRIu64
 		       ",\"buffers\":%u,\"clients\":%u,\"reloads\":%u,\"uptime_ms\":%" PRIu64
 		       ",\"allocations\":%" PRIu64 ",\"failures\":%" PRIu64
-		       ",\"uio_region_unused\":%s}\n",
+		       ",\"uio_region_unused\":%s,\"heap\":{\"state\":\"%s\",\"node\":",
 		       s->backend, s->region_base, s->region_size, s->used, s->free,
 		       s->largest_free, s->free_extents, s->pending_release, s->zeroing, s->buffers,
 		       s->clients, s->reloads, s->uptime_ms, s->allocations, s->failures,
-		       s->flags & CMABUF_STATUS_UIO_REGION_UNUSED ? "true" : "false");
+		       s->flags & CMABUF_STATUS_UIO_REGION_UNUSED ? "true" : "false",
+		       heap_state_name(s->heap_state));
+		json_string(s->heap_node);
+		printf(",\"callers\":%u,\"waiting\":%u,\"buffers\":%u,\"bytes\":%" PRIu64 "}}\n",
+		       s->heap_callers, s->heap_waiting, s->heap_buffers, s->heap_bytes);
 		return 0;
 	}
 	printf("backend:        %s\n", s->backend);
@@ -91,6 +138,7 @@ static int cmd_status(struct ctl *ctl)
 	printf("being zeroed:   %s\n", human(s->zeroing, e, sizeof(e)));
 	printf("buffers:        %u\n", s->buffers);
 	printf("clients:        %u\n", s->clients);
+	print_heap_status(s);
 	printf("policy reloads: %u\n", s->reloads);
 	printf("allocations:    %" PRIu64 " (%" PRIu64 " refused)\n", s->allocations, s->failures);
 	printf("uptime:         %" PRIu64 " s\n", s->uptime_ms / 1000);
@@ -118,17 +166,19 @@ static void print_entry(const struct ctl *ctl, const struct cmabuf_buffer_entry 
 			printf("null");
 		else
 			printf("%" PRIu64, e->offset);
-		printf(",\"age_s\":%" PRIu64 ",\"release_pending\":%s}", age,
-		       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false");
+		printf(",\"age_s\":%" PRIu64 ",\"release_pending\":%s,\"heap\":%s}", age,
+		       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false",
+		       e->flags & CMABUF_BUFFER_HEAP ? "true" : "false");
 		return;
 	}
 	if (hidden)
 		snprintf(off, sizeof(off), "%-12s", "(hidden)");
 	else
 		snprintf(off, sizeof(off), "0x%010" PRIx64, e->offset);
-	printf("%8" PRIu64 " %8u %6u  %-24.24s %12s  %s %7" PRIu64 "s%s\n", e->id, e->pid, e->uid,
+	printf("%8" PRIu64 " %8u %6u  %-24.24s %12s  %s %7" PRIu64 "s%s%s\n", e->id, e->pid, e->uid,
 	       *e->name ? e->name : "-", human(e->size, sz, sizeof(sz)), off, age,
-	       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "  (freed, still held)" : "");
+	       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "  (freed, still held)" : "",
+	       e->flags & CMABUF_BUFFER_HEAP ? "  (dma-heap caller's)" : "");
 }
 
 static int cmd_buffers(struct ctl *ctl)

@@ -128,7 +128,9 @@ static int find_owners(struct layout *l)
 				break;
 		}
 		if (j == l->nowners)
-			l->owners[l->nowners++] = (struct owner){s->buf.pid, s->buf.uid, 0, 0};
+			l->owners[l->nowners++] =
+				(struct owner){s->buf.pid, s->buf.uid, 0, 0, false};
+		l->owners[j].heap |= (s->buf.flags & CMABUF_BUFFER_HEAP) != 0;
 		s->owner = j;
 		l->owners[j].buffers++;
 		l->owners[j].bytes += s->size;

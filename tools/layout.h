@@ -27,6 +27,7 @@ struct owner {
 	uint32_t pid, uid;
 	unsigned buffers;
 	uint64_t bytes;
+	bool heap; /* a /dev/dma_heap caller (CMABUF_BUFFER_HEAP) */
 };
 
 struct layout {

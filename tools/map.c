@@ -132,8 +132,9 @@ static void draw_legend(const struct ctl *ctl, const struct layout *l)
 	for (j = 0; j < l->nowners; j++) {
 		printf("  ");
 		swatch(ctl, owner_bg[j % NOWNER_BG], (char)('A' + j % 26));
-		printf("  pid %u uid %u: %u buffers, %s\n", l->owners[j].pid, l->owners[j].uid,
-		       l->owners[j].buffers, human(l->owners[j].bytes, a, sizeof(a)));
+		printf("  pid %u uid %u%s: %u buffers, %s\n", l->owners[j].pid, l->owners[j].uid,
+		       l->owners[j].heap ? " (dma-heap caller)" : "", l->owners[j].buffers,
+		       human(l->owners[j].bytes, a, sizeof(a)));
 	}
 	if (l->nowners)
 		printf("     (uppercase pinned, lowercase purgeable, '-' freed by its owner but "
@@ -164,10 +165,11 @@ static void print_json(const struct layout *l)
 		       seg_kind_name(s->kind), s->offset, s->size);
 		if (s->kind == SEG_BUFFER) {
 			printf(",\"id\":%" PRIu64 ",\"pid\":%u,\"uid\":%u,\"purgeable\":%s,"
-			       "\"release_pending\":%s,\"name\":",
+			       "\"release_pending\":%s,\"heap\":%s,\"name\":",
 			       s->buf.id, s->buf.pid, s->buf.uid,
 			       s->buf.flags & CMABUF_BUFFER_PURGEABLE ? "true" : "false",
-			       s->buf.flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false");
+			       s->buf.flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false",
+			       s->buf.flags & CMABUF_BUFFER_HEAP ? "true" : "false");
 			json_string(s->buf.name);
 		}
 		printf("}");

@@ -13,10 +13,42 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct backend;
 
 typedef void (*backend_released_fn)(void *ctx, uint64_t cookie);
+/* A /dev/dma_heap caller waits for an answer to request id (len: bytes, page-rounded). */
+typedef void (*backend_heap_alloc_fn)(void *ctx, uint64_t id, uint64_t len);
+
+/* Who made a heap request, as the stub took it when the ALLOC arrived. */
+struct backend_heap_caller {
+	pid_t tgid; /* 0: not visible in cmabufd's pid namespace */
+	pid_t tid;
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* every supplementary group; malloc'd, the caller's to free */
+	unsigned ngroups;
+	uint64_t len;
+	uint32_t fd_flags;
+	char comm[16]; /* the calling thread's */
+};
+
+/* What the backend knows of a live buffer that the daemon does not. */
+struct backend_query {
+	uint32_t attached; /* device attachments */
+	uint32_t vmapped;  /* kernel mappings */
+	char name[32];	   /* as its holders named it since (DMA_BUF_SET_NAME), or "" */
+};
+
+/* Whether the region's /dev/dma_heap node is served (cmabufctl status). */
+enum backend_heap_state {
+	BACKEND_HEAP_NONE,	  /* this backend has no heap door (memfd) */
+	BACKEND_HEAP_SERVED,	  /* heap_node's requests come to us */
+	BACKEND_HEAP_NO_NODE,	  /* the stub offers no node for this region */
+	BACKEND_HEAP_OLD_STUB,	  /* the stub is older than the heap door (ABI < 3) */
+	BACKEND_HEAP_SERVE_FAILED /* HEAP_SERVE failed: see the log */
+};
 
 /* A buffer the backend still has from before this daemon started. */
 struct backend_live {
@@ -70,6 +102,17 @@ struct backend_ops {
 	 * when every new buffer is zero by construction (memfd).
 	 */
 	int (*clear)(struct backend *be, uint64_t offset, uint64_t size);
+	/*
+	 * The heap door (NULL without one). heap_caller: who made request id
+	 * (-ENOENT: it left). heap_answer: export [offset, offset + size) under
+	 * cookie and name for request id, or, error > 0, fail it with that errno;
+	 * -ENOENT: the caller left and nothing was exported.
+	 */
+	int (*heap_caller)(struct backend *be, uint64_t id, struct backend_heap_caller *out);
+	int (*heap_answer)(struct backend *be, uint64_t id, uint64_t offset, uint64_t size,
+			   uint64_t cookie, const char *name, int error);
+	/* A live buffer's name and users as the kernel knows them (NULL: unknown). */
+	int (*query)(struct backend *be, uint64_t cookie, struct backend_query *out);
 	void (*destroy)(struct backend *be);
 };
 
@@ -81,6 +124,10 @@ struct backend {
 	bool physical;	  /* base + offset is a real bus address */
 	backend_released_fn on_released;
 	void *released_ctx;
+	backend_heap_alloc_fn on_heap_alloc; /* set by the wiring when it serves the heap door */
+	void *heap_ctx;
+	enum backend_heap_state heap_state;
+	char heap_node[64]; /* "/dev/dma_heap/NAME" when known */
 };
 
 /* The emulated region: each buffer a sealed memfd of its size. */

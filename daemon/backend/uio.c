@@ -5,8 +5,10 @@
  * us through RELEASED events when a dma-buf's last reference is gone; only
  * then does the range go back to the allocator.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -77,6 +79,21 @@ static int uio_event_fd(struct backend *be)
 	return to_uio(be)->ctl;
 }
 
+static int uio_heap_answer(struct backend *be, uint64_t id, uint64_t offset, uint64_t size,
+			   uint64_t cookie, const char *name, int error);
+
+static void dispatch_one(struct backend *be, const struct uio_cma_event *ev)
+{
+	/* A revoke's range was handled when we asked for it. */
+	if (ev->type == UIO_CMA_EVENT_RELEASED && !(ev->flags & UIO_CMA_EVENT_REVOKED))
+		be->on_released(be->released_ctx, ev->cookie);
+	else if (ev->type == UIO_CMA_EVENT_HEAP_ALLOC && be->on_heap_alloc)
+		be->on_heap_alloc(be->heap_ctx, ev->cookie, ev->size);
+	else if (ev->type ==
+		 UIO_CMA_EVENT_HEAP_ALLOC) /* nobody to decide: never leave it hanging */
+		uio_heap_answer(be, ev->cookie, 0, 0, 0, "", ENODEV);
+}
+
 static void uio_dispatch(struct backend *be)
 {
 	struct uio_cma_event ev[64];
@@ -89,12 +106,8 @@ static void uio_dispatch(struct backend *be)
 			continue;
 		if (n <= 0)
 			break;
-		for (i = 0; i < (size_t)n / sizeof(ev[0]); i++) {
-			/* A revoke's range was handled when we asked for it. */
-			if (ev[i].type == UIO_CMA_EVENT_RELEASED &&
-			    !(ev[i].flags & UIO_CMA_EVENT_REVOKED))
-				be->on_released(be->released_ctx, ev[i].cookie);
-		}
+		for (i = 0; i < (size_t)n / sizeof(ev[0]); i++)
+			dispatch_one(be, &ev[i]);
 		/*
 		 * The stub hands over every queued event that fits: a short read
 		 * emptied the queue, and asking again would only return EAGAIN (one
@@ -143,6 +156,83 @@ static int uio_clear(struct backend *be, uint64_t offset, uint64_t size)
 	return 0;
 }
 
+/* Every supplementary group: called again with room for as many as the stub says. */
+static int uio_heap_caller(struct backend *be, uint64_t id, struct backend_heap_caller *out)
+{
+	struct uio_cma_heap_caller c;
+	__u32 cap = 64, *groups = NULL;
+
+	for (;;) {
+		__u32 *g = realloc(groups, cap * sizeof(*g));
+
+		if (!g) {
+			free(groups);
+			return -ENOMEM;
+		}
+		groups = g;
+		memset(&c, 0, sizeof(c));
+		c.id = id;
+		c.groups = (uintptr_t)groups;
+		c.groups_cap = cap;
+		if (ioctl(to_uio(be)->ctl, UIO_CMA_IOC_HEAP_CALLER, &c) < 0) {
+			int ret = -errno;
+
+			free(groups);
+			return ret;
+		}
+		if (c.ngroups <= cap)
+			break;
+		cap = c.ngroups;
+	}
+	memset(out, 0, sizeof(*out));
+	out->tgid = (pid_t)c.tgid;
+	out->tid = (pid_t)c.tid;
+	out->uid = (uid_t)c.uid;
+	out->gid = (gid_t)c.gid;
+	out->groups = (gid_t *)groups; /* __u32 and gid_t are one type on Linux */
+	out->ngroups = c.ngroups;
+	out->len = c.len;
+	out->fd_flags = c.fd_flags;
+	memcpy(out->comm, c.comm, sizeof(out->comm));
+	out->comm[sizeof(out->comm) - 1] = '\0';
+	return 0;
+}
+
+static int uio_heap_answer(struct backend *be, uint64_t id, uint64_t offset, uint64_t size,
+			   uint64_t cookie, const char *name, int error)
+{
+	struct uio_cma_heap_answer a;
+
+	memset(&a, 0, sizeof(a));
+	a.id = id;
+	a.error = (__u32)error;
+	if (error == 0) {
+		a.offset = offset;
+		a.size = size;
+		a.cookie = cookie;
+		copy_whole_characters(a.name, sizeof(a.name), name ? name : "");
+	}
+	while (ioctl(to_uio(be)->ctl, UIO_CMA_IOC_HEAP_ANSWER, &a) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return 0;
+}
+
+static int uio_query(struct backend *be, uint64_t cookie, struct backend_query *out)
+{
+	struct uio_cma_query q;
+
+	memset(&q, 0, sizeof(q));
+	q.cookie = cookie;
+	if (ioctl(to_uio(be)->ctl, UIO_CMA_IOC_QUERY, &q) < 0)
+		return -errno;
+	out->attached = q.attached;
+	out->vmapped = q.vmapped;
+	memcpy(out->name, q.name, sizeof(out->name));
+	out->name[sizeof(out->name) - 1] = '\0';
+	return 0;
+}
+
 static void uio_destroy(struct backend *be)
 {
 	close(to_uio(be)->ctl);
@@ -157,39 +247,128 @@ static const struct backend_ops uio_ops = {
 	.dispatch = uio_dispatch,
 	.list_live = uio_list_live,
 	.clear = uio_clear,
+	.heap_caller = uio_heap_caller,
+	.heap_answer = uio_heap_answer,
+	.query = uio_query,
 	.destroy = uio_destroy,
 };
 
+/* The oldest stub this cmabufd drives: ABI 2's rules (see uio_cma.h); 3 adds the heap door. */
+#define UIO_ABI_MIN	  2
+#define UIO_ABI_HEAP_DOOR 3
+
+/* The stub's ABI version, or a negative errno for one too old. */
 static int check_abi(int ctl, const struct uio_region *r)
 {
 	struct uio_cma_info info;
 
 	if (ioctl(ctl, UIO_CMA_IOC_INFO, &info) < 0)
 		return -errno;
-	if (info.abi_version < UIO_CMA_ABI_VERSION) { /* a stub serves older ABIs too */
-		log_error("%s speaks uio_cma ABI %u, this cmabufd %u: install matching versions",
-			  r->ctl_path, info.abi_version, UIO_CMA_ABI_VERSION);
+	if (info.abi_version < UIO_ABI_MIN) { /* a stub serves older ABIs too */
+		log_error("%s speaks uio_cma ABI %u, this cmabufd needs %u or later: install "
+			  "matching versions",
+			  r->ctl_path, info.abi_version, UIO_ABI_MIN);
 		return -EPROTO;
 	}
-	return 0;
+	return (int)info.abi_version;
+}
+
+/* DEVNAME=dma_heap/NAME in a misc device's uevent: 1 with the node in node, else 0. */
+static int heap_devname(const char *uevent, char *node, size_t cap)
+{
+	FILE *f = fopen(uevent, "re");
+	char line[128];
+	int found = 0;
+
+	if (!f)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		/* 64 bytes hold "/dev/" and the stub's longest node name ("dma_heap/" + 53) */
+		if (!strncmp(line, "DEVNAME=dma_heap/", 17) && strlen(line + 8) + 6 <= cap) {
+			memcpy(node, "/dev/", 5);
+			memcpy(node + 5, line + 8, strlen(line + 8) + 1);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+/*
+ * The node's name, as the kernel made it: the stub registers the node as a
+ * misc device whose parent is the region's device, so it is the one of
+ * /sys/class/uio/uioN/device/misc/ that names a dma_heap/ node.
+ */
+static void find_heap_node(struct backend *be, const struct uio_region *r)
+{
+	char dir[160], uevent[512];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(be->heap_node, sizeof(be->heap_node), "/dev/dma_heap/(unknown name)");
+	snprintf(dir, sizeof(dir), "/sys/class/uio/%s/device/misc", r->uio_name);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(uevent, sizeof(uevent), "%s/%s/uevent", dir, e->d_name);
+		if (heap_devname(uevent, be->heap_node, sizeof(be->heap_node)))
+			break;
+	}
+	closedir(d);
+}
+
+/*
+ * From now on the stub forwards its /dev/dma_heap node's ALLOCs to us; a
+ * stub without the heap door (ABI 2), or a region without a node, is served
+ * without one.
+ */
+static void serve_heap(struct backend *be, int ctl, int abi, const struct uio_region *r)
+{
+	struct uio_cma_heap_serve hs;
+
+	if (abi < UIO_ABI_HEAP_DOOR) {
+		be->heap_state = BACKEND_HEAP_OLD_STUB;
+		log_info("the uio_cma stub speaks ABI %d: no /dev/dma_heap door (ABI %d has one)",
+			 abi, UIO_ABI_HEAP_DOOR);
+		return;
+	}
+	memset(&hs, 0, sizeof(hs));
+	if (ioctl(ctl, UIO_CMA_IOC_HEAP_SERVE, &hs) == 0) {
+		be->heap_state = BACKEND_HEAP_SERVED;
+		find_heap_node(be, r);
+		return;
+	}
+	if (errno == ENODEV) {
+		be->heap_state = BACKEND_HEAP_NO_NODE;
+		return;
+	}
+	be->heap_state = BACKEND_HEAP_SERVE_FAILED;
+	log_error("cannot serve the dma-heap node of %s: HEAP_SERVE: %s; socket clients are "
+		  "served, heap callers get ENODEV",
+		  r->ctl_path, strerror(errno));
 }
 
 int backend_uio_create(const struct uio_region *r, struct backend **out)
 {
 	struct uio_backend *u;
-	int ctl = open(r->ctl_path, O_RDWR | O_CLOEXEC | O_NONBLOCK), ret;
+	int ctl = open(r->ctl_path, O_RDWR | O_CLOEXEC | O_NONBLOCK), abi;
 
 	if (ctl < 0) {
-		ret = -errno;
+		int ret = -errno;
+
 		log_error("cannot open %s: %s%s", r->ctl_path, strerror(errno),
 			  errno == EBUSY ? " (another cmabufd holds it)" : "");
 		return ret;
 	}
-	ret = check_abi(ctl, r);
-	u = ret == 0 ? calloc(1, sizeof(*u)) : NULL;
+	abi = check_abi(ctl, r);
+	u = abi >= 0 ? calloc(1, sizeof(*u)) : NULL;
 	if (!u) {
 		close(ctl);
-		return ret < 0 ? ret : -ENOMEM;
+		return abi < 0 ? abi : -ENOMEM;
 	}
 	u->ctl = ctl;
 	u->be.ops = &uio_ops;
@@ -197,6 +376,7 @@ int backend_uio_create(const struct uio_region *r, struct backend **out)
 	u->be.base = r->base;
 	u->be.size = r->size;
 	u->be.physical = true;
+	serve_heap(&u->be, ctl, abi, r);
 	*out = &u->be;
 	return 0;
 }

@@ -25,10 +25,19 @@ static enum core_action refuse(struct core *c, struct core_request *r, const str
 			       struct core_decision *d, int err, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 
+void core_record_refusal(struct core *c, const struct owner *o, const struct core_alloc_desc *desc,
+			 int err, const char *why, const struct core_time *now)
+{
+	c->stats.failures++;
+	c->metrics.door_failures[o->door_kind]++;
+	metrics_count_refusal(&c->metrics, err);
+	refusals_record(&c->refusals, now->real_ms, o->id.pid, o->id.uid, desc->size, desc->name,
+			err, why);
+}
+
 static enum core_action refuse(struct core *c, struct core_request *r, const struct core_time *now,
 			       struct core_decision *d, int err, const char *fmt, ...)
 {
-	const struct peer_identity *id = &r->owner->id;
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -36,10 +45,7 @@ static enum core_action refuse(struct core *c, struct core_request *r, const str
 	va_end(ap);
 	d->action = CORE_REFUSE;
 	d->err = err;
-	c->stats.failures++;
-	metrics_count_refusal(&c->metrics, err);
-	refusals_record(&c->refusals, now->real_ms, id->pid, id->uid, r->desc.size, r->desc.name,
-			err, d->why);
+	core_record_refusal(c, r->owner, &r->desc, err, d->why, now);
 	return CORE_REFUSE;
 }
 
@@ -397,17 +403,40 @@ enum core_action core_alloc_step(struct core *c, struct core_request *r,
 	return make_room(c, r, now, d);
 }
 
+void core_export_failed(struct core *c, struct core_request *r, struct buffer *b, int err,
+			const char *why, const struct core_time *now, struct core_decision *d)
+{
+	allocator_release(c->alloc, b->offset, b->size);
+	policy_untrack_uid(&c->policy, b);
+	free(b);
+	refuse(c, r, now, d, err, "%s", why);
+}
+
+/*
+ * A heap caller holds the dma-buf itself and never sends FREE: the buffer is
+ * let go at once, and stays charged to its owner (quota, class, pool) until
+ * the backend reports it released, like a freed buffer someone still holds.
+ */
+static void hand_over(struct core *c, struct buffer *b)
+{
+	b->handed_over = true;
+	b->let_go = true;
+	c->ledger.pending_release_bytes += b->size;
+	c->ledger.handed_over_bytes += b->size;
+	c->ledger.handed_over++;
+}
+
 int core_exported(struct core *c, struct core_request *r, struct buffer *b, int ret,
 		  const struct core_time *now, struct core_decision *d)
 {
 	struct owner *o = r->owner;
 
 	if (ret < 0) {
-		allocator_release(c->alloc, b->offset, b->size);
-		policy_untrack_uid(&c->policy, b);
-		free(b);
-		refuse(c, r, now, d, ret, "%s backend could not export the buffer: %s",
-		       c->region.backend, strerror(-ret));
+		char why[2 * CMABUF_REASON_LEN];
+
+		snprintf(why, sizeof(why), "%s backend could not export the buffer: %s",
+			 c->region.backend, strerror(-ret));
+		core_export_failed(c, r, b, ret, why, now, d);
 		return ret;
 	}
 	b->pool_idx = (uint8_t)r->pool_idx;
@@ -417,7 +446,10 @@ int core_exported(struct core *c, struct core_request *r, struct buffer *b, int 
 	o->nbuffers++;
 	ledger_insert(&c->ledger, b);
 	policy_charge(&c->policy, b);
+	if (o->door_kind == OWNER_DOOR_HEAP)
+		hand_over(c, b);
 	c->stats.allocations++;
+	c->metrics.door_allocations[o->door_kind]++;
 	return 0;
 }
 

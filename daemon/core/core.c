@@ -47,6 +47,10 @@ static void forget_buffer(struct core *c, struct buffer *b)
 {
 	if (b->let_go && !b->purged)
 		c->ledger.pending_release_bytes -= b->size;
+	if (b->handed_over) {
+		c->ledger.handed_over_bytes -= b->size;
+		c->ledger.handed_over--;
+	}
 	policy_forget(&c->policy, b); /* before the owner goes: it uncharges its bytes */
 	if (b->owner)
 		uncharge_owner(b);

@@ -155,6 +155,13 @@ struct core_decision {
 	uint32_t deadline_ms; /* PARK */
 };
 
+/*
+ * A refusal a door decided before the core saw the request (a heap caller
+ * whose units cannot be read): recorded and counted like the core's own.
+ */
+void core_record_refusal(struct core *c, const struct owner *o, const struct core_alloc_desc *desc,
+			 int err, const char *why, const struct core_time *now);
+
 void core_alloc_begin(struct core *c, struct core_request *r, struct owner *o,
 		      const struct core_alloc_desc *desc, uint64_t tag);
 enum core_action core_alloc_step(struct core *c, struct core_request *r,
@@ -168,11 +175,19 @@ int core_purged(struct core *c, struct core_request *r, struct buffer *b, int re
 		struct core_range *zero);
 /*
  * The outcome of exporting an EXPORT decision's buffer. 0: it is charged to
- * the owner and in the ledger. Else the range is free again, the buffer is
+ * the owner and in the ledger (a heap owner's is handed over: let go at once,
+ * charged until released). Else the range is free again, the buffer is
  * gone, and d holds the refusal to send.
  */
 int core_exported(struct core *c, struct core_request *r, struct buffer *b, int ret,
 		  const struct core_time *now, struct core_decision *d);
+/*
+ * The door could not hand an EXPORT decision's buffer over (a heap caller
+ * that left before its answer): as core_exported() with an error, but with
+ * the door's reason, for `cmabufctl why`.
+ */
+void core_export_failed(struct core *c, struct core_request *r, struct buffer *b, int err,
+			const char *why, const struct core_time *now, struct core_decision *d);
 /*
  * After CORE_PARK: r (kept where it stays put until answered: the stepped
  * one may live on the stack) waits for reclaimed memory.

@@ -7,6 +7,7 @@
 #ifndef CMABUF_DOOR_H
 #define CMABUF_DOOR_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct buffer;
@@ -22,6 +23,16 @@ struct door_ops {
 	void (*park)(struct owner *o, const struct core_request *r, uint32_t deadline_ms);
 	/* Ask o to give b back within deadline_ms. */
 	void (*reclaim)(struct owner *o, const struct buffer *b, uint32_t deadline_ms);
+	/*
+	 * NULL: the wiring exports b from the backend and answer() gets the fd.
+	 * Else the door hands b to its caller itself (the heap door: the stub
+	 * exports it for the waiting caller) and answer() follows with fd -1;
+	 * 0, or a negative errno with the reason in why (nothing was exported).
+	 */
+	int (*deliver)(struct owner *o, const struct core_request *r, const struct buffer *b,
+		       char *why, size_t cap);
+	/* One of o's buffers was released (NULL: nothing to do); o may be done. */
+	void (*released)(struct owner *o);
 };
 
 #endif

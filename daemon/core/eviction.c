@@ -70,7 +70,8 @@ static enum verdict judge(const struct segment *s, int priority)
 
 	if (!b)
 		return TAKE_FREE;
-	if (!b->owner || b->let_go) /* pending release: not ours to take */
+	/* Pending release, or a heap caller's, who cannot be asked: not ours to take. */
+	if (!b->owner || b->let_go)
 		return BLOCKED;
 	if (b->purgeable && !b->unrevocable)
 		return TAKE_PURGE;
@@ -149,7 +150,9 @@ static void describe_blocker(const struct buffer *b, char *why, size_t cap)
 		snprintf(why, cap, "no purgeable or reclaimable buffer to evict");
 		return;
 	}
-	if (!b->owner || b->let_go)
+	if (b->handed_over)
+		kind = "dma-heap caller's (not reclaimable)";
+	else if (!b->owner || b->let_go)
 		kind = "freed but still held";
 	else if (b->purgeable)
 		kind = "purgeable but device-held";

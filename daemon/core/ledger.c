@@ -24,6 +24,8 @@ void ledger_init(struct ledger *l)
 	RB_INIT(&l->by_uid);
 	l->count = 0;
 	l->pending_release_bytes = 0;
+	l->handed_over_bytes = 0;
+	l->handed_over = 0;
 }
 
 void ledger_insert(struct ledger *l, struct buffer *b)

@@ -32,6 +32,7 @@ struct buffer {
 	bool purged;	     /* memory taken back: no range any more */
 	bool reclaim_asked;  /* a RECLAIM event was sent */
 	bool unrevocable;    /* the backend refused to revoke it (a device uses it) */
+	bool handed_over;	     /* let go at export: its holder alone ends it (heap door) */
 	uint64_t last_used_ms;	     /* CLOCK_MONOTONIC: allocation or last pin/unpin */
 	uint8_t pool_idx;	     /* policy: the pool it is charged to */
 	uint8_t class_idx;	     /* policy: its owner's class, or POLICY_NO_CLASS */
@@ -83,6 +84,8 @@ struct ledger {
 	struct buffer_uid_tree by_uid;
 	uint32_t count;
 	uint64_t pending_release_bytes; /* owner let go, someone still holds it */
+	uint64_t handed_over_bytes;	/* of those, handed over at export (heap callers) */
+	uint32_t handed_over;		/* how many such buffers */
 };
 
 void ledger_init(struct ledger *l);

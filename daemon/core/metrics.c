@@ -10,6 +10,9 @@
 
 _Static_assert(CONFIG_MAX_CLASSES + 1 <= CMABUF_METRICS_MAX_CLASSES,
 	       "METRICS_REPLY must hold every class and the default class");
+_Static_assert(OWNER_DOORS == CMABUF_DOORS && OWNER_DOOR_SOCKET == CMABUF_DOOR_SOCKET &&
+		       OWNER_DOOR_HEAP == CMABUF_DOOR_HEAP,
+	       "the counters by door are sent as the core keeps them");
 _Static_assert(CONFIG_NAME_MAX <= CMABUF_CLASS_LEN, "class names must fit the wire field");
 
 void metrics_count_refusal(struct metrics *m, int err)
@@ -147,7 +150,7 @@ int metrics_fill(const struct core *d, bool all_uids, uid_t uid, uint64_t uptime
 	r->used = core_used_bytes(d); /* as STATUS: ranges being zeroed belong to nobody */
 	r->free = st.free;
 	r->largest_free = st.largest_free;
-	r->pending_release = d->ledger.pending_release_bytes;
+	r->pending_release = d->ledger.pending_release_bytes - d->ledger.handed_over_bytes;
 	r->zeroing = d->zeroing_bytes;
 	r->free_extents = st.free_extents;
 	r->buffers = d->ledger.count;
@@ -162,6 +165,8 @@ int metrics_fill(const struct core *d, bool all_uids, uid_t uid, uint64_t uptime
 	memcpy(r->latency, m->latency, sizeof(r->latency));
 	r->latency_count = m->latency_count;
 	r->latency_sum_ns = m->latency_sum_ns;
+	memcpy(r->door_allocations, m->door_allocations, sizeof(r->door_allocations));
+	memcpy(r->door_failures, m->door_failures, sizeof(r->door_failures));
 	fill_classes(&d->policy, r);
 	return fill_uids(d, all_uids, uid, r);
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "owner.h"
 #include "protocol.h"
 
 struct core;
@@ -23,6 +24,8 @@ struct metrics {
 	uint64_t latency[CMABUF_LATENCY_BUCKETS];
 	uint64_t latency_count;
 	uint64_t latency_sum_ns;
+	uint64_t door_allocations[OWNER_DOORS]; /* by enum owner_door */
+	uint64_t door_failures[OWNER_DOORS];
 };
 
 /* A refused ALLOC, counted by the kind its errno says. */

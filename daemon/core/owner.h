@@ -19,11 +19,19 @@ struct buffer;
 struct core_request;
 struct door_ops;
 
+/*
+ * Which door an owner came in by, for the counters. A heap caller holds the
+ * dma-buf itself and never frees it through cmabufd: its buffers are handed
+ * over at export (let go at once, still charged to it until released).
+ */
+enum owner_door { OWNER_DOOR_SOCKET, OWNER_DOOR_HEAP, OWNER_DOORS };
+
 struct owner {
-	struct peer_identity id; /* from the kernel, taken by its door (groups: the door's) */
-	unsigned class_idx;	 /* policy: index into the configuration's classes */
-	int priority;		 /* from its class: higher may reclaim from lower */
-	bool classified;	 /* the policy has placed it (HELLO accepted) */
+	struct peer_identity id;   /* from the kernel, taken by its door (groups: the door's) */
+	unsigned class_idx;	   /* policy: index into the configuration's classes */
+	int priority;		   /* from its class: higher may reclaim from lower */
+	bool classified;	   /* the policy has placed it (HELLO accepted) */
+	enum owner_door door_kind; /* OWNER_DOOR_HEAP: buffers handed over at export */
 	TAILQ_HEAD(, buffer) buffers;
 	uint32_t nbuffers;
 	uint64_t bytes;

@@ -244,6 +244,32 @@ int identity_take(int fd, struct peer_identity *id)
 	return 0;
 }
 
+int identity_of_caller(pid_t tgid, uid_t uid, gid_t gid, gid_t *groups, unsigned ngroups,
+		       struct peer_identity *id)
+{
+	struct group_set *s;
+
+	memset(id, 0, sizeof(*id));
+	id->pid = tgid;
+	id->uid = uid;
+	id->gid = gid;
+	s = intern(groups, ngroups);
+	if (!s)
+		return -ENOMEM;
+	id->groups = s->gids;
+	id->ngroups = s->n;
+	/* tgid 0: not visible to cmabufd (another pid namespace); never ask about pid 0. */
+	id->unit_known = tgid > 0 && read_units(tgid, id) == 0;
+	if (!id->unit_known)
+		id->unit[0] = id->user_unit[0] = '\0';
+	return 0;
+}
+
+unsigned long long identity_start_time(pid_t pid)
+{
+	return pid > 0 ? start_time(pid) : 0;
+}
+
 void identity_release(struct peer_identity *id)
 {
 	if (id->groups)

@@ -7,6 +7,7 @@
 #include "client.h"
 #include "clock.h"
 #include "core.h"
+#include "heap.h"
 #include "inspect.h"
 #include "metrics.h"
 #include "policy.h"
@@ -95,10 +96,46 @@ static int by_fd(const void *a, const void *b)
 	return x->fd < y->fd ? -1 : x->fd > y->fd;
 }
 
+/* A dma-heap caller: a process, numbered above every descriptor (HEAP_CONN_BASE). */
+static void fill_heap_owner(struct cmabuf_client_entry *e, const struct heap_owner *ho,
+			    const struct core *core)
+{
+	const struct owner *o = heap_owner_core(ho);
+
+	memset(e, 0, sizeof(*e));
+	e->conn = heap_owner_conn(ho);
+	e->pid = (uint32_t)o->id.pid;
+	e->uid = (uint32_t)o->id.uid;
+	e->priority = o->priority;
+	e->buffers = o->nbuffers;
+	e->bytes = o->bytes;
+	e->flags = CMABUF_CLIENT_HEAP | (o->pending ? CMABUF_CLIENT_WAITING : 0);
+	cmabuf_copy_name(e->class_name, sizeof(e->class_name), policy_class_name(&core->policy, o));
+	cmabuf_copy_name(e->command, sizeof(e->command), heap_owner_comm(ho));
+}
+
+/* The page's room left after the connections: heap callers from start on, in number order. */
+static void add_heap_owners(struct cmabuf_msg_buffers_reply *h, struct cmabuf_client_entry *v,
+			    const struct server *s, uint32_t start, uid_t uid, bool all)
+{
+	const struct heap_owner *ho;
+
+	for (ho = s->heap ? heap_door_first(s->heap) : NULL; ho; ho = heap_door_next(ho)) {
+		if (heap_owner_conn(ho) < start || (!all && heap_owner_core(ho)->id.uid != uid))
+			continue;
+		if (h->count == CMABUF_LIST_MAX_CLIENTS) {
+			h->more = 1;
+			return;
+		}
+		fill_heap_owner(&v[h->count++], ho, s->core);
+	}
+}
+
 /*
  * Connections are listed by their descriptor number: it is unique while the
  * connection lasts and needs no bookkeeping. `more` is as it always was:
- * whether any connection (visible or not) lies past the page's last.
+ * whether any connection (visible or not) lies past the page's last. Heap
+ * callers follow, numbered from HEAP_CONN_BASE.
  */
 int handle_list_clients(struct client *c, const struct cmabuf_msg *m)
 {
@@ -122,6 +159,10 @@ int handle_list_clients(struct client *c, const struct cmabuf_msg *m)
 	for (i = 0; i < p.n; i++)
 		fill_client(&out.u.clients_reply.entries[h->count++], p.v[i], c);
 	h->more = p.n == CMABUF_LIST_MAX_CLIENTS && p.max_fd > p.v[p.n - 1]->fd;
+	if (!h->more)
+		add_heap_owners(h, out.u.clients_reply.entries, c->srv,
+				start > HEAP_CONN_BASE ? start : HEAP_CONN_BASE, c->owner.id.uid,
+				all);
 	return client_send(c, CMABUF_MSG_LIST_CLIENTS_REPLY, m->hdr.seq, &out.u,
 			   sizeof(*h) + h->count * sizeof(struct cmabuf_client_entry), -1);
 }

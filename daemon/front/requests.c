@@ -14,6 +14,7 @@
 #include "cmabuf.h"
 #include "client.h"
 #include "core.h"
+#include "heap.h"
 #include "identity_take.h"
 #include "inspect.h"
 #include "log.h"
@@ -122,6 +123,28 @@ static int handle_set_purgeable(struct client *c, const struct cmabuf_msg *m)
 	return client_send(c, CMABUF_MSG_PURGEABLE_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
 
+static void fill_heap_status(struct cmabuf_msg_status_reply *r, const struct heap_door *h,
+			     const struct core *d)
+{
+	static const uint32_t state[] = {
+		[HEAP_DOOR_NONE] = CMABUF_HEAP_NONE,
+		[HEAP_DOOR_SERVED] = CMABUF_HEAP_SERVED,
+		[HEAP_DOOR_NO_NODE] = CMABUF_HEAP_NO_NODE,
+		[HEAP_DOOR_OLD_STUB] = CMABUF_HEAP_OLD_STUB,
+		[HEAP_DOOR_SERVE_FAILED] = CMABUF_HEAP_SERVE_FAILED,
+	};
+
+	r->heap_buffers = d->ledger.handed_over;
+	r->heap_bytes = d->ledger.handed_over_bytes;
+	if (!h)
+		return;
+	r->heap_state = state[h->state];
+	r->heap_callers = h->nowners;
+	r->heap_waiting = h->waiting;
+	if (h->state == HEAP_DOOR_SERVED)
+		cmabuf_copy_name(r->heap_node, sizeof(r->heap_node), h->node);
+}
+
 static int handle_status(struct client *c, const struct cmabuf_msg *m)
 {
 	const struct core *d = c->srv->core;
@@ -137,7 +160,8 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	r.used = core_used_bytes(d);
 	r.free = st.free;
 	r.largest_free = st.largest_free;
-	r.pending_release = d->ledger.pending_release_bytes;
+	/* A heap caller's buffer is let go at export, but nobody freed it: counted apart. */
+	r.pending_release = d->ledger.pending_release_bytes - d->ledger.handed_over_bytes;
 	r.zeroing = d->zeroing_bytes;
 	r.free_extents = st.free_extents;
 	r.buffers = d->ledger.count;
@@ -147,6 +171,7 @@ static int handle_status(struct client *c, const struct cmabuf_msg *m)
 	r.allocations = d->stats.allocations;
 	r.failures = d->stats.failures;
 	r.flags = c->srv->status_flags;
+	fill_heap_status(&r, c->srv->heap, d);
 	return client_send(c, CMABUF_MSG_STATUS_REPLY, m->hdr.seq, &r, sizeof(r), -1);
 }
 
@@ -163,7 +188,8 @@ static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b, bo
 	e->created_ms = b->created_ms;
 	e->pid = (uint32_t)b->pid;
 	e->uid = (uint32_t)b->uid;
-	e->flags = (b->let_go ? CMABUF_BUFFER_RELEASE_PENDING : 0) |
+	e->flags = (b->let_go && !b->handed_over ? CMABUF_BUFFER_RELEASE_PENDING : 0) |
+		   (b->handed_over ? CMABUF_BUFFER_HEAP : 0) |
 		   (b->purgeable ? CMABUF_BUFFER_PURGEABLE : 0) |
 		   (b->reclaimable ? CMABUF_BUFFER_RECLAIMABLE : 0) |
 		   (b->purged ? CMABUF_BUFFER_PURGED : 0) |
@@ -191,6 +217,8 @@ static int handle_list(struct client *c, const struct cmabuf_msg *m)
 	memset(h, 0, sizeof(*h));
 	for (; b && h->count < CMABUF_LIST_MAX_ENTRIES;
 	     b = all ? ledger_next(l, b) : ledger_uid_next(l, b)) {
+		if (b->handed_over && c->srv->heap) /* DMA_BUF_SET_NAME since */
+			heap_door_refresh_name(c->srv->heap, b);
 		fill_entry(&out.u.buffers_reply.entries[h->count++], b, all);
 		last = b;
 	}

@@ -19,6 +19,7 @@ struct core_alloc_desc;
 struct core_request;
 struct event;
 struct event_base;
+struct heap_door;
 struct options;
 struct owner;
 
@@ -49,6 +50,7 @@ struct server {
 	bool after_crash;  /* an earlier cmabufd left its socket behind */
 	uint32_t status_flags; /* CMABUF_STATUS_*, in STATUS_REPLY: set by the wiring */
 	struct event *ev_listen;
+	struct heap_door *heap; /* the dma-heap door, for the listings (NULL: none) */
 };
 
 void server_init(struct server *s, const struct options *opt, struct event_base *base,

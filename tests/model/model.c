@@ -67,6 +67,7 @@ struct mbuf {
 	enum mstate st;
 	bool purgeable, reclaimable, reclaim_asked, busy;
 	bool no_class;
+	bool heap; /* handed to a heap caller at export */
 	char pool[CONFIG_NAME_MAX];
 	char cls[CONFIG_NAME_MAX];
 };
@@ -81,6 +82,7 @@ struct mowner {
 	struct owner o;
 	struct core_request parked; /* the door's storage for a parked request */
 	bool is_parked;
+	bool heap;    /* a dma-heap caller: its buffers are handed over at export */
 	unsigned cls; /* the model's class index (cfg.nclasses: default) */
 	gid_t group;  /* its supplementary group, if any: the identity points here */
 };
@@ -421,6 +423,7 @@ static void door_reclaim(struct owner *o, const struct buffer *b, uint32_t deadl
 
 	CHECK(m, mb && mb->owner == (int)(mo - m->owners),
 	      "reclaim asked of an owner for a buffer it does not hold");
+	CHECK(m, !mo->heap, "reclaim asked of a dma-heap caller, who cannot be asked");
 	mb->reclaim_asked = true;
 }
 
@@ -804,7 +807,12 @@ static bool export(struct model *m, struct core_request *r, struct core_decision
 	nb->offset = b->offset;
 	nb->size = b->size;
 	nb->owner = (int)(mo - m->owners);
-	nb->st = M_HELD;
+	/* A heap caller's is let go at once, and still charged to it until released. */
+	nb->st = mo->heap ? M_LETGO : M_HELD;
+	nb->heap = mo->heap;
+	CHECK(m, b->handed_over == mo->heap && b->let_go == mo->heap,
+	      "buffer %" PRIu64 " of a %s owner: handed over %d, let go %d", b->id,
+	      mo->heap ? "heap" : "socket", b->handed_over, b->let_go);
 	nb->purgeable = r->desc.flags & CMABUF_ALLOC_PURGEABLE;
 	nb->reclaimable = r->desc.flags & CMABUF_ALLOC_RECLAIMABLE;
 	snprintf(nb->pool, sizeof(nb->pool), "%s", class_at(&m->cfg, mo->cls)->pool);
@@ -983,8 +991,10 @@ static void step_alloc(struct model *m)
 	desc.flags = (uint32_t)rnd(m, 4); /* PURGEABLE, RECLAIMABLE, both, none */
 	if (chance(m, 1, 128))
 		desc.flags |= 0x80; /* unknown */
+	if (mo->heap) /* DMA_HEAP_IOCTL_ALLOC has a length and nothing else for the core */
+		desc.flags = 0, desc.align = 0;
 	snprintf(desc.name, sizeof(desc.name), "m%" PRIu64, m->step);
-	if (chance(m, 1, 8)) /* its own pool by name, or one it may not use */
+	if (chance(m, 1, 8) && !mo->heap) /* its own pool by name, or one it may not use */
 		snprintf(desc.pool, sizeof(desc.pool), "%s",
 			 chance(m, 1, 2) ? class_at(&m->cfg, mo->cls)->pool
 			 : rnd(m, 5)	 ? pool_names[rnd(m, 4)]
@@ -1120,13 +1130,16 @@ static void step_arrive(struct model *m)
 	if (chance(m, 1, 4))
 		snprintf(id.unit, sizeof(id.unit), "u%u.service", (unsigned)rnd(m, 2));
 	core_owner_init(&mo->o, &id, &model_door, mo);
+	mo->heap = chance(m, 1, 4);
+	mo->o.door_kind = mo->heap ? OWNER_DOOR_HEAP : OWNER_DOOR_SOCKET;
 	core_owner_add(&m->core, &mo->o);
 	mo->present = true;
 	mo->is_parked = false;
 	mo->cls = model_classify(&m->cfg, &id);
 	ok = core_classify(&m->core, &mo->o);
-	trace(m, "owner %d arrives: uid %u gid %u class '%s'%s", (int)(mo - m->owners), id.uid,
-	      id.gid, class_name(&m->cfg, mo->cls), ok ? "" : " (denied)");
+	trace(m, "owner %d arrives%s: uid %u gid %u class '%s'%s", (int)(mo - m->owners),
+	      mo->heap ? " by the heap door" : "", id.uid, id.gid, class_name(&m->cfg, mo->cls),
+	      ok ? "" : " (denied)");
 	CHECK(m, ok == !class_at(&m->cfg, mo->cls)->deny, "HELLO verdict %d for class '%s'", ok,
 	      class_name(&m->cfg, mo->cls));
 	if (!ok) /* the door refuses its HELLO and closes it */
@@ -1137,6 +1150,9 @@ static void step_leave(struct model *m)
 {
 	struct mowner *mo = random_owner(m);
 
+	/* The heap door keeps a caller's owner while it holds or waits for anything. */
+	if (mo && mo->heap && (mo->o.nbuffers || mo->is_parked))
+		return;
 	if (mo)
 		leave(m, mo);
 }
@@ -1354,10 +1370,10 @@ static void step_reload(struct model *m)
 		CHECK(m, m->denied[i] == deny, "owner %u of class '%s' %s", i,
 		      class_name(&m->cfg, mo->cls),
 		      deny ? "denied but not reported" : "reported denied");
-		if (deny) { /* the door closes it */
+		if (deny) /* the socket door closes it; a heap caller's next requests are refused */
 			m->n_denied++;
+		if (deny && (!mo->heap || (!mo->o.nbuffers && !mo->is_parked)))
 			leave(m, mo);
-		}
 	}
 }
 
@@ -1402,7 +1418,8 @@ static void check_region(struct model *m)
 {
 	struct allocator_stats st;
 	struct free_walk w = {m, 0, 0};
-	uint64_t live = 0, pending = 0, zeroing = 0;
+	uint64_t live = 0, pending = 0, zeroing = 0, heap_bytes = 0;
+	uint32_t nheap = 0;
 
 	memset(m->pagemap, 0, m->pages);
 	CHECK(m, allocator_check(m->core.alloc) == 0, "allocator_check() failed");
@@ -1416,6 +1433,10 @@ static void check_region(struct model *m)
 		live += b->size;
 		if (b->st == M_LETGO)
 			pending += b->size;
+		if (b->heap) {
+			heap_bytes += b->size;
+			nheap++;
+		}
 	}
 	for (unsigned i = 0; i < m->nzeroing; i++) {
 		mark(m, m->zeroing[i].offset, m->zeroing[i].size, 'Z', "range being zeroed");
@@ -1442,6 +1463,16 @@ static void check_region(struct model *m)
 	CHECK(m, m->core.zeroing_bytes == zeroing,
 	      "core->zeroing_bytes %" PRIu64 ", being zeroed %" PRIu64, m->core.zeroing_bytes,
 	      zeroing);
+	CHECK(m,
+	      m->core.ledger.handed_over_bytes == heap_bytes && m->core.ledger.handed_over == nheap,
+	      "ledger handed over %" PRIu64 " bytes in %u, model %" PRIu64 " in %u",
+	      m->core.ledger.handed_over_bytes, m->core.ledger.handed_over, heap_bytes, nheap);
+	CHECK(m,
+	      m->core.metrics.door_allocations[0] + m->core.metrics.door_allocations[1] ==
+			      m->core.stats.allocations &&
+		      m->core.metrics.door_failures[0] + m->core.metrics.door_failures[1] ==
+			      m->core.stats.failures,
+	      "counters by door do not add up to the totals");
 	CHECK(m, m->core.ledger.pending_release_bytes == pending,
 	      "ledger pending_release_bytes %" PRIu64 ", model %" PRIu64,
 	      m->core.ledger.pending_release_bytes, pending);
