@@ -763,6 +763,56 @@ static void a_daemon_crash_fails_waiting_callers(const char *const *args)
 	check(settled(0) && ledger_consistent(), "both released; the ledger adds up");
 }
 
+/*
+ * examples/dma-heap-alloc, which allocates exactly as libcamera's DmaBufAllocator
+ * does and knows nothing of cmabuf, gets zeroed buffers under the name it set.
+ * It is found beside this test in the build tree (BUILD/examples).
+ */
+static void the_libcamera_style_example_allocates(void)
+{
+	char exe[512], example[600], line[256];
+	struct cmabuf_buffer_entry v[16];
+	int out[2], n, i, named = 0, status = -1;
+	ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	bool holding = false, zeroed = true;
+	FILE *f;
+	pid_t pid, waited;
+
+	if (!check(len > 0 && pipe(out) == 0, "the example's path and a pipe"))
+		return;
+	exe[len] = '\0';
+	*strrchr(exe, '/') = '\0';
+	snprintf(example, sizeof(example), "%s/../../examples/dma-heap-alloc", exe);
+	pid = fork();
+	if (pid == 0) {
+		dup2(out[1], 1);
+		execl(example, "dma-heap-alloc", "--heap", "cmabuf", "--count", "2", "--name",
+		      "libcam-frame", "--hold", (char *)NULL);
+		_exit(127);
+	}
+	close(out[1]);
+	f = fdopen(out[0], "r");
+	while (f && !holding && fgets(line, sizeof(line), f)) {
+		zeroed &= !strstr(line, "NOT zeroed");
+		holding = strstr(line, "holding 2 buffers") != NULL;
+	}
+	n = holding ? list_buffers(v, 16) : 0;
+	for (i = 0; i < n; i++)
+		named += v[i].pid == (uint32_t)pid && !strcmp(v[i].name, "libcam-frame") &&
+			 (v[i].flags & CMABUF_BUFFER_HEAP);
+	check(holding && zeroed && named == 2,
+	      "examples/dma-heap-alloc holds 2 zeroed buffers, listed under its pid as "
+	      "'libcam-frame' (%d of %d)",
+	      named, n);
+	kill(pid, SIGINT);
+	waited = waitpid(pid, &status, 0);
+	check(waited == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	      "SIGINT: it frees them and exits 0 (status 0x%x)", status);
+	if (f)
+		fclose(f);
+	check(settled(0) && ledger_consistent(), "its buffers leave the ledger");
+}
+
 int main(void)
 {
 	char arg[128];
@@ -785,6 +835,7 @@ int main(void)
 	/* It zeroes the region first; a caller waiting that long could time out in the stub. */
 	check(settled(0), "cmabufd has zeroed the region");
 	an_unmodified_caller_gets_a_buffer();
+	the_libcamera_style_example_allocates();
 	bad_requests_are_refused();
 	the_quota_refuses_and_why_says_so();
 	a_flood_is_bounded_and_another_uid_allocates();
