@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -29,7 +30,8 @@ struct floor_request {
 #define FLOOR_SOCKET_ONLY (1ull << 63)
 #define FLOOR_TRACKED	  (1ull << 62) /* reply.size is the id the FREE names */
 #define FLOOR_FREE	  (1ull << 61) /* | id: no reply */
-#define FLOOR_FLAGS	  (FLOOR_SOCKET_ONLY | FLOOR_TRACKED | FLOOR_FREE)
+#define FLOOR_SETTLE	  (1ull << 60) /* uio: reply (no fd) once the last range is clean */
+#define FLOOR_FLAGS	  (FLOOR_SOCKET_ONLY | FLOOR_TRACKED | FLOOR_FREE | FLOOR_SETTLE)
 
 struct floor_reply {
 	int32_t error; /* 0 or a negative errno; an fd is attached on success */
@@ -84,9 +86,13 @@ static int send_reply(int sock, const struct floor_reply *r, int fd)
 
 /*
  * The uio floor (in the VM): the stub's EXPORT of the region's first pages.
- * The client closes each buffer before asking again, so the range is free.
+ * The client closes each buffer before asking again, so the range is free;
+ * the stub exports only cleared pages, and a SETTLE request (untimed, as
+ * cmabufd's zeroing is) clears what the last buffer used once it is released.
  */
 static int uio_ctl = -1;
+static unsigned uio_live;  /* exports not yet released */
+static uint64_t uio_dirty; /* bytes from offset 0 not cleared since */
 
 static int make_export(uint64_t size)
 {
@@ -99,15 +105,39 @@ static int make_export(uint64_t size)
 	ex.cookie = ++cookie;
 	memcpy(ex.name, "floor", 6);
 	fd = ioctl(uio_ctl, UIO_CMA_IOC_EXPORT, &ex);
+	if (fd >= 0) {
+		uio_live++;
+		uio_dirty = ex.size > uio_dirty ? ex.size : uio_dirty;
+	}
 	return fd < 0 ? -errno : fd;
 }
 
 static void drain_uio_events(void)
 {
 	struct uio_cma_event ev[64];
+	ssize_t n, i;
 
-	while (uio_ctl >= 0 && read(uio_ctl, ev, sizeof(ev)) > 0)
-		;
+	while (uio_ctl >= 0 && (n = read(uio_ctl, ev, sizeof(ev))) > 0)
+		for (i = 0; i < n / (ssize_t)sizeof(ev[0]); i++)
+			uio_live -= ev[i].type == UIO_CMA_EVENT_RELEASED && uio_live;
+}
+
+/* Waits (10 s at most) for every export's release, then clears what they used. */
+static int settle_uio(void)
+{
+	struct uio_cma_clear c = {.offset = 0};
+	struct pollfd p = {.fd = uio_ctl, .events = POLLIN};
+
+	drain_uio_events();
+	while (uio_live && poll(&p, 1, 10000) == 1)
+		drain_uio_events();
+	if (uio_live)
+		return -ETIMEDOUT;
+	c.size = uio_dirty;
+	if (c.size && ioctl(uio_ctl, UIO_CMA_IOC_CLEAR, &c) < 0)
+		return -errno;
+	uio_dirty = 0;
+	return 0;
 }
 
 /*
@@ -205,6 +235,10 @@ static int serve_one(int sock)
 		track_free((int)(req.size & ~FLOOR_FLAGS));
 		return 1;
 	}
+	if (req.size & FLOOR_SETTLE) {
+		r.error = uio_ctl >= 0 ? settle_uio() : 0;
+		return send(sock, &r, sizeof(r), MSG_NOSIGNAL) == (ssize_t)sizeof(r);
+	}
 	if (req.size & FLOOR_TRACKED) {
 		fd = make_tracked(req.size & ~FLOOR_FLAGS, &r.size);
 		r.error = fd < 0 ? fd : 0;
@@ -273,11 +307,14 @@ static void stop_at_exit(void)
 void floor_server_start_uio(struct floor_server *fs, const char *ctl)
 {
 	/* Opened here, inherited by the server: the control device takes one opener. */
+	struct uio_cma_info info;
+
 	uio_ctl = open(ctl, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (uio_ctl < 0) {
+	if (uio_ctl < 0 || ioctl(uio_ctl, UIO_CMA_IOC_INFO, &info) < 0) {
 		perror(ctl);
 		exit(1);
 	}
+	uio_dirty = info.size; /* whoever had the region last left it as it was */
 	floor_server_start(fs);
 	close(uio_ctl);
 	uio_ctl = -1;
@@ -389,6 +426,18 @@ static int request_fd(int sock, uint64_t size, uint64_t *reply_size)
 int floor_alloc(int sock, uint64_t size)
 {
 	return request_fd(sock, size, NULL);
+}
+
+int floor_settle(int sock)
+{
+	struct floor_request req = {FLOOR_SETTLE};
+	struct floor_reply r;
+
+	if (send(sock, &req, sizeof(req), MSG_NOSIGNAL) != (ssize_t)sizeof(req))
+		return -errno;
+	if (recv(sock, &r, sizeof(r), 0) != (ssize_t)sizeof(r))
+		return -EPROTO;
+	return r.error;
 }
 
 int floor_socket_only(int sock, uint64_t size)

@@ -36,6 +36,9 @@ void floor_server_start_uio(struct floor_server *fs, const char *ctl);
 int floor_connect(const char *path);
 /* One request: returns the sealed memfd (the caller closes it) or a negative errno. */
 int floor_alloc(int sock, uint64_t size);
+/* uio: returns once the last buffer is released and its range cleared (untimed, between samples).
+ */
+int floor_settle(int sock);
 /*
  * The socket floor: the server passes a memfd of that size it made once and
  * keeps (memfd backend only), so this costs the socket and SCM_RIGHTS alone.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "placement.h"
@@ -93,7 +94,7 @@ const char *placement_describe(enum placement p)
 	return s;
 }
 
-static void add_task(struct proc_cost *c, const char *dir)
+static void add_task(struct proc_cost *c, const char *dir, bool migrations)
 {
 	char path[400], line[256];
 	unsigned long long run = 0, mig;
@@ -105,6 +106,10 @@ static void add_task(struct proc_cost *c, const char *dir)
 		c->cpu_ns += run;
 	if (f)
 		fclose(f);
+	if (!migrations) {
+		c->threads++;
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/sched", dir);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f))
@@ -115,7 +120,7 @@ static void add_task(struct proc_cost *c, const char *dir)
 	c->threads++;
 }
 
-struct proc_cost proc_cost_read(pid_t pid)
+static struct proc_cost read_cost(pid_t pid, bool migrations)
 {
 	struct proc_cost c = {0, 0, 0};
 	char path[64], dir[320];
@@ -128,9 +133,27 @@ struct proc_cost proc_cost_read(pid_t pid)
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(dir, sizeof(dir), "%s/%s", path, e->d_name);
-		add_task(&c, dir);
+		add_task(&c, dir, migrations);
 	}
 	if (d)
 		closedir(d);
 	return c;
+}
+
+struct proc_cost proc_cost_read(pid_t pid)
+{
+	return read_cost(pid, true);
+}
+
+uint64_t proc_cpu_ns(pid_t pid)
+{
+	return read_cost(pid, false).cpu_ns;
+}
+
+uint64_t self_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }

@@ -39,5 +39,12 @@ struct proc_cost {
 
 /* pid 0: this process. */
 struct proc_cost proc_cost_read(pid_t pid);
+/*
+ * The CPU time alone, cheaply enough to bracket one operation: another
+ * process's (schedstat of every thread, no migrations) and this one's
+ * (CLOCK_PROCESS_CPUTIME_ID).
+ */
+uint64_t proc_cpu_ns(pid_t pid);
+uint64_t self_cpu_ns(void);
 
 #endif

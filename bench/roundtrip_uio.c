@@ -56,6 +56,19 @@ static void drain_events(int ctl)
 		;
 }
 
+/* Untimed, between samples: the stub exports only cleared pages (cmabufd zeroes in the background).
+ */
+static void clear_range(int ctl, uint64_t size)
+{
+	struct uio_cma_clear c = {.offset = 0, .size = size};
+
+	if (ioctl(ctl, UIO_CMA_IOC_CLEAR, &c) < 0) {
+		fprintf(stderr, "UIO_CMA_IOC_CLEAR(%llu): %s\n", (unsigned long long)size,
+			strerror(errno));
+		exit(1);
+	}
+}
+
 /* EXPORT of the region's first pages and the close that releases them. */
 static uint64_t time_export(int ctl, uint64_t size, uint64_t cookie, uint32_t page)
 {
@@ -89,18 +102,21 @@ static void floor_block(struct result *r, unsigned n, unsigned warm, uint64_t *c
 		perror(FLOOR_UIO_CTL);
 		exit(1);
 	}
+	clear_range(ctl, info.size);
 	for (i = 0; i < warm + n; i++)
 		for (s = 0; s < BENCH_NSIZES; s++) {
-			uint64_t c0 = proc_cost_read(0).cpu_ns;
+			uint64_t c0 = self_cpu_ns();
 			uint64_t t =
 				time_export(ctl, bench_sizes[s].bytes, ++*cookie, info.page_size);
 
 			if (i >= warm) {
 				samples_add(&r[s].floor, t);
-				cpu_add(&r[s].floor_cpu, proc_cost_read(0).cpu_ns - c0);
+				cpu_add(&r[s].floor_cpu, self_cpu_ns() - c0);
 			}
 			drain_events(
 				ctl); /* outside the timing: the daemon reads them in batches */
+			clear_range(ctl, (bench_sizes[s].bytes + info.page_size - 1) /
+						 info.page_size * info.page_size);
 		}
 	close(ctl);
 }
@@ -117,8 +133,9 @@ static void server_block(struct result *r, unsigned n, unsigned warm)
 	sock = floor_connect(fs.socket);
 	for (i = 0; i < warm + n; i++)
 		for (s = 0; s < BENCH_NSIZES; s++) {
+			int settled = floor_settle(sock);
 			uint64_t t0 = now_ns();
-			int fd = floor_alloc(sock, bench_sizes[s].bytes);
+			int fd = settled < 0 ? settled : floor_alloc(sock, bench_sizes[s].bytes);
 
 			if (fd < 0) {
 				fprintf(stderr, "floor server: %s\n", strerror(-fd));
@@ -168,20 +185,21 @@ static uint64_t time_heap(int heap, uint64_t size)
 static void daemon_sample(struct result *x, uint64_t size, bool heap_door, struct cmabuf *cb,
 			  int heap, pid_t daemon, bool keep)
 {
-	uint64_t c0 = proc_cost_read(0).cpu_ns, d0 = proc_cost_read(daemon).cpu_ns, a = 0, t;
+	/* Read in this order so neither process's window holds the reading itself. */
+	uint64_t d0 = proc_cpu_ns(daemon), c0 = self_cpu_ns(), a = 0, t, cpu;
 
 	t = heap_door ? time_heap(heap, size) : time_cmabuf(cb, size, &a);
+	cpu = self_cpu_ns() - c0;
+	cpu += proc_cpu_ns(daemon) - d0;
 	if (!keep)
 		return;
 	if (heap_door) {
 		samples_add(&x->heap, t);
-		cpu_add(&x->heap_cpu,
-			proc_cost_read(0).cpu_ns - c0 + proc_cost_read(daemon).cpu_ns - d0);
+		cpu_add(&x->heap_cpu, cpu);
 	} else {
 		samples_add(&x->cma, t);
 		samples_add(&x->cma_alloc, a);
-		cpu_add(&x->cma_cpu,
-			proc_cost_read(0).cpu_ns - c0 + proc_cost_read(daemon).cpu_ns - d0);
+		cpu_add(&x->cma_cpu, cpu);
 	}
 }
 
