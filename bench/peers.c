@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Peers, in one boot of the peer kernel (bench/peer-kernel): alloc + free of
- * the same sizes through cmabufd on the uio_cma stub, the kernel's CMA heap
+ * the same sizes through cmabufd on the uio_cma stub (through libcmabuf and
+ * through its heap node, /dev/dma_heap/cmabuf), the kernel's CMA heap
  * (/dev/dma_heap/reserved, from cma=), its system heap and udmabuf, sample by
  * sample in turn. A peer the kernel lacks is reported as such, not an error.
  * Then, in a block of its own (the stub's control device has one user at a
@@ -29,10 +30,11 @@
 #include "sizes.h"
 #include "stats.h"
 
-enum peer { P_CMABUF, P_CMA, P_SYSTEM, P_UDMABUF, P_FLOOR, NPEERS };
+enum peer { P_CMABUF, P_HEAPDOOR, P_CMA, P_SYSTEM, P_UDMABUF, P_FLOOR, NPEERS };
 
-static const char *const peer_name[NPEERS] = {"cmabufd (uio)", "CMA heap", "system heap", "udmabuf",
-					      "bare uio server"};
+static const char *const peer_name[NPEERS] = {"cmabufd (uio)", "cmabufd heap node",
+					      "CMA heap",      "system heap",
+					      "udmabuf",       "bare uio server"};
 
 struct ctx {
 	struct cmabuf *cb;
@@ -99,11 +101,12 @@ static uint64_t one(struct ctx *x, enum peer p, uint64_t size)
 
 static void open_peers(struct ctx *x)
 {
-	static const char *const path[NPEERS] = {NULL, "/dev/dma_heap/reserved",
-						 "/dev/dma_heap/system", "/dev/udmabuf"};
+	static const char *const path[NPEERS] = {NULL, "/dev/dma_heap/cmabuf",
+						 "/dev/dma_heap/reserved", "/dev/dma_heap/system",
+						 "/dev/udmabuf"};
 	int p;
 
-	for (p = P_CMA; p < P_FLOOR; p++) {
+	for (p = P_HEAPDOOR; p < P_FLOOR; p++) {
 		x->dev[p] = open(path[p], O_RDWR | O_CLOEXEC);
 		if (x->dev[p] < 0)
 			printf("%s: %s: %s (not measured)\n", peer_name[p], path[p],
@@ -171,7 +174,13 @@ static void floor_block(struct samples s[][NPEERS], struct ctx *x, unsigned n, u
 	x->floor = floor_connect(fs.socket);
 	for (i = 0; i < warm + n; i++)
 		for (k = 0; k < BENCH_NSIZES; k++) {
-			uint64_t t = one(x, P_FLOOR, bench_sizes[k].bytes);
+			uint64_t t;
+
+			if (floor_settle(x->floor) < 0) { /* untimed: the range cleared */
+				fprintf(stderr, "bare uio server: cannot clear its range\n");
+				exit(1);
+			}
+			t = one(x, P_FLOOR, bench_sizes[k].bytes);
 
 			if (i >= warm)
 				samples_add(&s[k][P_FLOOR], t);
@@ -209,7 +218,7 @@ int main(int argc, char **argv)
 
 				if (q == P_FLOOR || (q != P_CMABUF && x.dev[q] < 0))
 					continue;
-				if (q == P_CMABUF)
+				if (q == P_CMABUF || q == P_HEAPDOOR) /* both doors of one daemon */
 					daemon_child_settle(&x.status);
 				t = one(&x, (enum peer)q, bench_sizes[k].bytes);
 				if (i >= warm)
