@@ -85,7 +85,7 @@ static void name_adopted(struct daemon *d, uint64_t cookie)
 	if (!b || !d->be->ops->query || d->be->ops->query(d->be, cookie, &q) < 0 || !q.name[0] ||
 	    cmabuf_name_problem(q.name))
 		return;
-	snprintf(b->name, sizeof(b->name), "%s (from an earlier cmabufd)", q.name);
+	snprintf(b->name, sizeof(b->name), "%s", q.name);
 }
 
 /* A buffer still alive from an earlier daemon: keep its range until it is released. */

@@ -170,6 +170,8 @@ struct cmabuf_msg_list_buffers {
 #define CMABUF_BUFFER_OFFSET_HIDDEN (1u << 4)
 /* handed to a /dev/dma_heap caller, which holds it until it closes it (heap door) */
 #define CMABUF_BUFFER_HEAP (1u << 5)
+/* alive from an earlier cmabufd (stub LIST, fd store): its owner is unknown */
+#define CMABUF_BUFFER_ADOPTED (1u << 6)
 
 struct cmabuf_buffer_entry {
 	uint64_t id;

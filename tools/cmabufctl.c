@@ -144,7 +144,8 @@ static int cmd_status(struct ctl *ctl)
 	printf("uptime:         %" PRIu64 " s\n", s->uptime_ms / 1000);
 	if (s->flags & CMABUF_STATUS_UIO_REGION_UNUSED)
 		printf("notice:         a uio_cma region appeared after cmabufd started on memfd; "
-		       "to use it, restart cmabufd (systemctl restart cmabufd) once no client holds "
+		       "to use it, restart cmabufd (systemctl restart cmabufd) once no client "
+		       "holds "
 		       "buffers\n");
 	return 0;
 }
@@ -166,9 +167,10 @@ static void print_entry(const struct ctl *ctl, const struct cmabuf_buffer_entry 
 			printf("null");
 		else
 			printf("%" PRIu64, e->offset);
-		printf(",\"age_s\":%" PRIu64 ",\"release_pending\":%s,\"heap\":%s}", age,
-		       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false",
-		       e->flags & CMABUF_BUFFER_HEAP ? "true" : "false");
+		printf(",\"age_s\":%" PRIu64 ",\"release_pending\":%s,\"heap\":%s,\"adopted\":%s}",
+		       age, e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "true" : "false",
+		       e->flags & CMABUF_BUFFER_HEAP ? "true" : "false",
+		       e->flags & CMABUF_BUFFER_ADOPTED ? "true" : "false");
 		return;
 	}
 	if (hidden)
@@ -177,7 +179,9 @@ static void print_entry(const struct ctl *ctl, const struct cmabuf_buffer_entry 
 		snprintf(off, sizeof(off), "0x%010" PRIx64, e->offset);
 	printf("%8" PRIu64 " %8u %6u  %-24.24s %12s  %s %7" PRIu64 "s%s%s\n", e->id, e->pid, e->uid,
 	       *e->name ? e->name : "-", human(e->size, sz, sizeof(sz)), off, age,
-	       e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "  (freed, still held)" : "",
+	       e->flags & CMABUF_BUFFER_ADOPTED		  ? "  (from an earlier cmabufd)"
+	       : e->flags & CMABUF_BUFFER_RELEASE_PENDING ? "  (freed, still held)"
+							  : "",
 	       e->flags & CMABUF_BUFFER_HEAP ? "  (dma-heap caller's)" : "");
 }
 

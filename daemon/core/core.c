@@ -202,7 +202,7 @@ int core_adopt(struct core *c, uint64_t offset, uint64_t size, uint64_t cookie,
 	b->offset = offset;
 	b->size = allocator_round(c->alloc, size);
 	b->created_ms = now->real_ms;
-	strcpy(b->name, "(from an earlier cmabufd)");
+	b->adopted = true; /* named by the wiring if the backend knows a name */
 	b->let_go = true;
 	b->class_idx = POLICY_NO_CLASS;
 	b->pool_idx = 0;

@@ -32,7 +32,8 @@ struct buffer {
 	bool purged;	     /* memory taken back: no range any more */
 	bool reclaim_asked;  /* a RECLAIM event was sent */
 	bool unrevocable;    /* the backend refused to revoke it (a device uses it) */
-	bool handed_over;	     /* let go at export: its holder alone ends it (heap door) */
+	bool handed_over;    /* let go at export: its holder alone ends it (heap door) */
+	bool adopted;	     /* alive from an earlier daemon: owner unknown */
 	uint64_t last_used_ms;	     /* CLOCK_MONOTONIC: allocation or last pin/unpin */
 	uint8_t pool_idx;	     /* policy: the pool it is charged to */
 	uint8_t class_idx;	     /* policy: its owner's class, or POLICY_NO_CLASS */

@@ -190,6 +190,7 @@ static void fill_entry(struct cmabuf_buffer_entry *e, const struct buffer *b, bo
 	e->uid = (uint32_t)b->uid;
 	e->flags = (b->let_go && !b->handed_over ? CMABUF_BUFFER_RELEASE_PENDING : 0) |
 		   (b->handed_over ? CMABUF_BUFFER_HEAP : 0) |
+		   (b->adopted ? CMABUF_BUFFER_ADOPTED : 0) |
 		   (b->purgeable ? CMABUF_BUFFER_PURGEABLE : 0) |
 		   (b->reclaimable ? CMABUF_BUFFER_RECLAIMABLE : 0) |
 		   (b->purged ? CMABUF_BUFFER_PURGED : 0) |
