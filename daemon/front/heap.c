@@ -231,6 +231,21 @@ static void refuse_stranger(struct heap_door *h, const struct heap_request *hr,
 	log_debug("dma-heap request of pid %d refused: %s", (int)c->tgid, why);
 }
 
+/*
+ * A command name is whatever the caller set (prctl PR_SET_NAME), cut by the
+ * kernel at 15 bytes, mid-character as often as not: taken as it is, a
+ * buffer name "heap:COMM" could fail the name check (every ALLOC refused
+ * EINVAL for a name the caller never gave) or put control characters and
+ * bidi overrides on root's terminal through cmabufctl. Only printable ASCII
+ * is kept; anything else becomes '?'.
+ */
+static void printable_comm(char *comm)
+{
+	for (; *comm; comm++)
+		if ((unsigned char)*comm < 0x20 || (unsigned char)*comm > 0x7e)
+			*comm = '?';
+}
+
 /* Who asks, and as whom: false when the request is answered already (or its caller left). */
 static bool take_caller(struct heap_door *h, struct heap_request *hr)
 {
@@ -247,6 +262,7 @@ static bool take_caller(struct heap_door *h, struct heap_request *hr)
 		h->hooks->answer(h->hooks_ctx, hr->id, NULL, NULL, EIO);
 		return false;
 	}
+	printable_comm(c.comm);
 	/* Read while the caller sleeps in the stub: its own (uio_cma.h). */
 	start = identity_start_time(c.tgid);
 	snprintf(hr->name, sizeof(hr->name), "heap:%s", c.comm);

@@ -245,6 +245,35 @@ static void one_owner_per_process_and_credentials(void **state)
 	stop();
 }
 
+/*
+ * A caller's command name cut mid-character (the kernel keeps 15 bytes) or
+ * holding a tab is still served, under a printable name.
+ */
+static void a_command_name_of_any_bytes_is_served(void **state)
+{
+	struct fake_req *q;
+	struct buffer *b;
+
+	start(NULL);
+	q = ask(1, getpid(), 1000, 1 * MiB);
+	strcpy(q->who.comm, "\xd0\xb2\xd0\tx\x1b[");
+	q = ask(2, getpid(), 1001, 1 * MiB);
+	strcpy(q->who.comm, "\xe2\x80\xae"
+			    "evil");
+	run_loop();
+	assert_int_equal(reqs[0].answered, 1);
+	assert_int_equal(reqs[1].answered, 1);
+	b = ledger_next_after(&core.ledger, 0);
+	assert_non_null(b);
+	assert_string_equal(b->name, "heap:????x?[");
+	b = ledger_next_after(&core.ledger, b->id);
+	assert_non_null(b);
+	assert_string_equal(b->name, "heap:???evil");
+	release_all();
+	run_loop();
+	stop();
+}
+
 static void callers_that_leave_leak_nothing(void **state)
 {
 	struct allocator_stats st;
@@ -394,6 +423,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(one_owner_per_process_and_credentials),
+		cmocka_unit_test(a_command_name_of_any_bytes_is_served),
 		cmocka_unit_test(callers_that_leave_leak_nothing),
 		cmocka_unit_test(refusals_reach_the_caller_with_their_errno),
 		cmocka_unit_test(forking_does_not_multiply_a_quota),
