@@ -40,7 +40,7 @@ struct daemon {
 	struct event *ev_prepare;     /* idle priority: the backend's work ahead (prepare) */
 	struct udev_monitor *monitor; /* while waiting for a uio_cma region, or watching for one */
 	struct event *ev_monitor;
-	char unused_region[32]; /* region_watch.c: "uio0" appeared while on memfd, or "" */
+	char unused_region[32];	 /* region_watch.c: "uio0" appeared while on memfd, or "" */
 	struct zeroing *zeroing; /* NULL when the backend's buffers start zeroed */
 	bool retrying_parked;	 /* service.c: inside retry_parked(), not to nest it */
 	int exit_code;

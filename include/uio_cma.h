@@ -196,9 +196,9 @@ struct uio_cma_event {
  * leaves: HEAP_CALLER and HEAP_ANSWER then fail with ENOENT and nothing is
  * exported, and if its event was not read yet, it is withdrawn unread. An
  * interrupted ALLOC fails with EINTR, or, when the signal's handler has
- * SA_RESTART (or it was a stop signal), comes back as a new request. A caller that is answered but cannot take the buffer (killed
- * before it wakes, EMFILE) drops it: the export is released like any other,
- * with a RELEASED event. Either way nothing leaks and the daemon learns it.
+ * SA_RESTART (or it was a stop signal), comes back as a new request. A caller that is answered but
+ * cannot take the buffer (killed before it wakes, EMFILE) drops it: the export is released like any
+ * other, with a RELEASED event. Either way nothing leaks and the daemon learns it.
  *
  * Identity without a race: the credentials are the stub's snapshot. The
  * tgid is the caller's while the request is pending (the caller's thread is

@@ -46,8 +46,8 @@ struct server {
 	unsigned nclients;
 	uint64_t start_ms; /* CLOCK_MONOTONIC, for uptime */
 	int listen_fd;
-	bool socket_bound; /* we created the socket file, so we remove it */
-	bool after_crash;  /* an earlier cmabufd left its socket behind */
+	bool socket_bound;     /* we created the socket file, so we remove it */
+	bool after_crash;      /* an earlier cmabufd left its socket behind */
 	uint32_t status_flags; /* CMABUF_STATUS_*, in STATUS_REPLY: set by the wiring */
 	struct event *ev_listen;
 	struct heap_door *heap; /* the dma-heap door, for the listings (NULL: none) */

@@ -132,7 +132,8 @@ static void class_buffer_and_byte_quotas_refuse_with_reason(void **state)
 	assert_non_null(strstr(cmabuf_last_error(cb), "max-bytes"));
 	assert_int_equal(alloc(cb, 4 * MB, 0, &b), 0);
 	assert_int_equal(alloc(cb, 4096, 0, &c), -EDQUOT);
-	assert_non_null(strstr(cmabuf_last_error(cb), "already holds 2 buffers, the limit of its class 'default'"));
+	assert_non_null(strstr(cmabuf_last_error(cb),
+			       "already holds 2 buffers, the limit of its class 'default'"));
 	cmabuf_free(a);
 	cmabuf_free(b);
 	cmabuf_disconnect(cb);
@@ -166,8 +167,8 @@ static void two_clients_of_a_class_each_have_its_limits(void **state)
 /* A pool's max holds at run time: up to it exactly, and not a page more. */
 static void a_pool_maximum_is_reached_exactly_and_not_passed(void **state)
 {
-	struct fixture *f = start("[pool camera]\nmax = 12M\n\n[class default]\npool = camera\n",
-				  64 * MB);
+	struct fixture *f =
+		start("[pool camera]\nmax = 12M\n\n[class default]\npool = camera\n", 64 * MB);
 	struct cmabuf *cb = connect_ok(f);
 	struct cmabuf_buffer *a, *b, *c = NULL;
 
@@ -197,7 +198,8 @@ static void the_per_client_buffer_limit_holds(void **state)
 	for (i = 0; i < 3; i++)
 		assert_int_equal(alloc(cb, 4096, 0, &b[i]), 0);
 	assert_int_equal(alloc(cb, 4096, 0, &b[3]), -EDQUOT);
-	assert_non_null(strstr(cmabuf_last_error(cb), "the per-client limit (cmabufd --max-buffers)"));
+	assert_non_null(
+		strstr(cmabuf_last_error(cb), "the per-client limit (cmabufd --max-buffers)"));
 	assert_int_equal(alloc(other, 4096, 0, &x), 0); /* another connection has its own */
 	cmabuf_free(b[0]);
 	assert_int_equal(test_daemon_wait_buffers(&f->td, 3), 0);
@@ -385,7 +387,8 @@ static int reclaimable_holder(const char *socket, void *arg)
 	if (write(h->ready_fd, "r", 1) != 1)
 		return 3;
 	if (h->request_first) {
-		/* Once events wait on the socket, they are read off it while this waits for its reply. */
+		/* Once events wait on the socket, they are read off it while this waits for its
+		 * reply. */
 		struct pollfd p = {.fd = cmabuf_get_fd(cb), .events = POLLIN};
 
 		if (poll(&p, 1, -1) != 1)
@@ -421,8 +424,9 @@ static void reclaim_from(uint32_t flags, int priority, bool cooperative, bool re
 		 "[class camera]\nuid = 0\npriority = %d\n",
 		 priority);
 	f = start(conf, 64 * MB);
-	h = (struct holder_args){cooperative, -1, -1, f->td.region_size, request_first, 0, flags,
-				 lower && flags == CMABUF_ALLOC_RECLAIMABLE};
+	h = (struct holder_args){
+		cooperative,   -1, -1,	  f->td.region_size,
+		request_first, 0,  flags, lower && flags == CMABUF_ALLOC_RECLAIMABLE};
 	struct cmabuf *cb = connect_ok(f);
 	struct cmabuf_buffer *big = NULL;
 	int ready[2], quit[2], ret, status;
@@ -446,7 +450,8 @@ static void reclaim_from(uint32_t flags, int priority, bool cooperative, bool re
 		assert_non_null(strstr(cmabuf_last_error(cb), "eviction blocked by pinned buffer"));
 	} else if (!lower) { /* an equal priority's reclaimable ones too */
 		assert_int_equal(ret, -ENOMEM);
-		assert_non_null(strstr(cmabuf_last_error(cb), "reclaimable, equal or higher priority"));
+		assert_non_null(
+			strstr(cmabuf_last_error(cb), "reclaimable, equal or higher priority"));
 	} else if (cooperative) {
 		assert_int_equal(ret, 0);
 		cmabuf_free(big);
@@ -664,7 +669,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(class_buffer_and_byte_quotas_refuse_with_reason, cleanup),
 		cmocka_unit_test_teardown(two_clients_of_a_class_each_have_its_limits, cleanup),
-		cmocka_unit_test_teardown(a_pool_maximum_is_reached_exactly_and_not_passed, cleanup),
+		cmocka_unit_test_teardown(a_pool_maximum_is_reached_exactly_and_not_passed,
+					  cleanup),
 		cmocka_unit_test_teardown(the_per_client_buffer_limit_holds, cleanup),
 		cmocka_unit_test_teardown(a_reload_to_deny_closes_connected_clients_with_the_reason,
 					  cleanup),
@@ -674,8 +680,8 @@ int main(void)
 		cmocka_unit_test_teardown(reclaim_honoured_by_a_cooperative_holder, cleanup),
 		cmocka_unit_test_teardown(pinned_buffers_of_a_lower_priority_are_not_reclaimed,
 					  cleanup),
-		cmocka_unit_test_teardown(reclaimable_buffers_of_an_equal_priority_are_not_reclaimed,
-					  cleanup),
+		cmocka_unit_test_teardown(
+			reclaimable_buffers_of_an_equal_priority_are_not_reclaimed, cleanup),
 		cmocka_unit_test_teardown(reclaim_read_during_a_request_still_wakes_the_holder,
 					  cleanup),
 		cmocka_unit_test_teardown(reclaim_deadline_expires_for_an_uncooperative_holder,

@@ -32,8 +32,8 @@ static void start(struct core *c, uint64_t region, const char *conf, bool zeroin
 	char err[256];
 
 	if (conf)
-		assert_int_equal(config_parse_string(conf, "test.conf", region, &cfg, err, sizeof(err)),
-				 0);
+		assert_int_equal(
+			config_parse_string(conf, "test.conf", region, &cfg, err, sizeof(err)), 0);
 	assert_int_equal(core_init(c, &r, GRAIN, zeroing, conf ? &cfg : NULL,
 				   conf ? "test.conf" : NULL, 4242),
 			 0);
@@ -41,7 +41,8 @@ static void start(struct core *c, uint64_t region, const char *conf, bool zeroin
 
 static void join(struct core *c, struct owner *o, uid_t uid)
 {
-	struct peer_identity id = {.pid = (pid_t)(1000 + uid), .uid = uid, .gid = uid, .unit_known = true};
+	struct peer_identity id = {
+		.pid = (pid_t)(1000 + uid), .uid = uid, .gid = uid, .unit_known = true};
 
 	core_owner_init(o, &id, NULL, NULL);
 	core_owner_add(c, o);
@@ -221,8 +222,8 @@ static void the_uid_limit_spares_root_and_follows_the_file(void **state)
  * The region full of one lower-priority holder's reclaimable buffers, and a
  * camera client that asks for one more: it parks, and its holder is asked.
  */
-static void fill_with_reclaimables(struct core *c, struct owner *holder, unsigned n,
-				   uint64_t size, struct buffer **bufs)
+static void fill_with_reclaimables(struct core *c, struct owner *holder, unsigned n, uint64_t size,
+				   struct buffer **bufs)
 {
 	struct core_request r;
 	struct core_decision d;
@@ -239,8 +240,7 @@ static void fill_with_reclaimables(struct core *c, struct owner *holder, unsigne
 /* Item 6: a parked ALLOC is checked against its limits again before it is placed. */
 static void parked_request_is_checked_again_after_a_reload(void **state)
 {
-	const char *conf =
-		NO_UID_LIMIT "[class camera]\nuid = 0\npriority = 10\nmax-bytes = 40M\n";
+	const char *conf = NO_UID_LIMIT "[class camera]\nuid = 0\npriority = 10\nmax-bytes = 40M\n";
 	struct core c;
 	struct owner cam, holder;
 	struct buffer *held[6];
@@ -261,7 +261,7 @@ static void parked_request_is_checked_again_after_a_reload(void **state)
 	core_park(&c, &parked);
 	/* Meanwhile the camera's class is allowed 24 MiB per client. */
 	assert_int_equal(config_parse_string(NO_UID_LIMIT "[class camera]\nuid = 0\npriority = 10\n"
-					     "max-bytes = 24M\n",
+							  "max-bytes = 24M\n",
 					     "test.conf", 64 * MiB, &tighter, err, sizeof(err)),
 			 0);
 	core_policy_replace(&c, &tighter, NULL, NULL);
@@ -312,9 +312,8 @@ static void a_purge_is_followed_by_the_placement_it_made_room_for(void **state)
 			continue;
 		}
 		assert_int_equal(allocator_reserve(c.alloc, base, GRAIN), 0);
-		assert_int_equal(allocator_reserve(c.alloc, base + GRAIN + want,
-						   chunk - GRAIN - want),
-				 0);
+		assert_int_equal(
+			allocator_reserve(c.alloc, base + GRAIN + want, chunk - GRAIN - want), 0);
 	}
 	assert_int_equal(allocator_alloc(c.alloc, want, want, &off), -ENOMEM);
 	victim->id = 999;
@@ -497,8 +496,8 @@ static void a_purge_is_cheaper_than_a_reclaim(void **state)
 	for (i = 0; i < 4; i++) {
 		/* Low addresses reclaimable, high ones purgeable: the purge must still win. */
 		assert_int_equal(alloc(&c, &holder, 8 * MiB, 0,
-				       i < 2 ? CMABUF_ALLOC_RECLAIMABLE : CMABUF_ALLOC_PURGEABLE, &r,
-				       &d),
+				       i < 2 ? CMABUF_ALLOC_RECLAIMABLE : CMABUF_ALLOC_PURGEABLE,
+				       &r, &d),
 				 CORE_EXPORT);
 		slot[i] = d.buffer;
 	}

@@ -181,7 +181,7 @@ static inline struct hd_live *hd_slot(struct heap_door *d)
 }
 
 static inline int hd_answer(struct heap_door *d, uint64_t id, uint64_t size, const char *name,
-		     uint64_t *cookie)
+			    uint64_t *cookie)
 {
 	struct uio_cma_heap_answer a = {.id = id, .size = size};
 	int64_t off = hd_place(d, size);

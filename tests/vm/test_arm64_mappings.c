@@ -40,7 +40,7 @@
 #include "tap.h"
 #include "uio_cma.h"
 
-#define MIB (1024ull * 1024ull)
+#define MIB	    (1024ull * 1024ull)
 #define MAX_REGIONS 8
 
 static long page_size;
@@ -125,7 +125,8 @@ static bool memblock_check(uint64_t base, uint64_t size)
 			diag("memblock range straddles the region: %s", line);
 			ok = false;
 		}
-		if (strpbrk(line + rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") && !strstr(line + rest, "NOMAP")) {
+		if (strpbrk(line + rest, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") &&
+		    !strstr(line + rest, "NOMAP")) {
 			diag("memblock range without NOMAP: %s", line);
 			ok = false;
 		}
@@ -133,7 +134,8 @@ static bool memblock_check(uint64_t base, uint64_t size)
 	}
 	fclose(f);
 	if (covered != size) {
-		diag("memblock covers %#" PRIx64 " of the region's %#" PRIx64 " bytes", covered, size);
+		diag("memblock covers %#" PRIx64 " of the region's %#" PRIx64 " bytes", covered,
+		     size);
 		ok = false;
 	}
 	return ok;
@@ -220,7 +222,8 @@ static void region_mappings(int ctl, const struct uio_cma_info *info, const char
 			check(strcmp(map0_type, "Normal-NC") == 0,
 			      "%s %s map0: memory type Normal-NC (%s)", name, path, map0_type);
 			check(buf_type[0] && strcmp(map0_type, buf_type) == 0,
-			      "%s: map0 and the dma-buf map the same page with the same memory type "
+			      "%s: map0 and the dma-buf map the same page with the same memory "
+			      "type "
 			      "(%s, %s)",
 			      name, map0_type, buf_type);
 		}
@@ -347,12 +350,14 @@ int main(void)
 
 		heap[0] = 1;
 		if (check(ptewalk('u', (uint64_t)(uintptr_t)heap, &w) == 0 &&
-			      strcmp(w.level, "pte") == 0,
+				  strcmp(w.level, "pte") == 0,
 			  "ptewalk finds this process's heap page (%s)", w.line))
-			check(strcmp(w.type, "Normal-WB") == 0, "the heap is Normal-WB (%s)", w.type);
+			check(strcmp(w.type, "Normal-WB") == 0, "the heap is Normal-WB (%s)",
+			      w.type);
 		if (w.pa)
 			check(ptewalk('k', w.pa, &w) == 0 && w.map_memory == 1 &&
-				      strcmp(w.level, "none") != 0 && strcmp(w.type, "Normal-WB") == 0,
+				      strcmp(w.level, "none") != 0 &&
+				      strcmp(w.type, "Normal-WB") == 0,
 			      "and its page is in the linear map, Normal-WB (%s)", w.line);
 		free(heap);
 	}

@@ -37,10 +37,10 @@
 #include "heap_door.h"
 #include "tap.h"
 
-#define KIB 1024ull
-#define MIB (1024ull * 1024ull)
-#define WAIT_MS 20000 /* for what must come: TCG on a loaded machine is slow */
-#define QUIET_MS 300  /* for what must not */
+#define KIB	      1024ull
+#define MIB	      (1024ull * 1024ull)
+#define WAIT_MS	      20000 /* for what must come: TCG on a loaded machine is slow */
+#define QUIET_MS      300   /* for what must not */
 #define PARAM_TIMEOUT "/sys/module/uio_cma/parameters/heap_timeout_ms"
 /*
  * heap_timeout_ms while the test answers (the default, 5 s, could pass on a
@@ -58,12 +58,14 @@ static int alloc_sized(int hfd, void *data, size_t usize)
 {
 	unsigned long cmd = _IOC(_IOC_READ | _IOC_WRITE, 'H', 0, usize);
 
-	return ioctl(hfd, cmd, data) < 0 ? -errno : (int)((struct dma_heap_allocation_data *)data)->fd;
+	return ioctl(hfd, cmd, data) < 0 ? -errno
+					 : (int)((struct dma_heap_allocation_data *)data)->fd;
 }
 
 static int heap_alloc(int hfd, uint64_t len, uint32_t fd_flags, uint64_t heap_flags)
 {
-	struct dma_heap_allocation_data d = {.len = len, .fd_flags = fd_flags, .heap_flags = heap_flags};
+	struct dma_heap_allocation_data d = {
+		.len = len, .fd_flags = fd_flags, .heap_flags = heap_flags};
 
 	return alloc_sized(hfd, &d, sizeof(d));
 }
@@ -98,17 +100,17 @@ struct result {
 struct call {
 	uint64_t len;
 	uint32_t fd_flags;
-	int open_flags;   /* of the heap node */
-	int heap_fd;      /* >= 0: the node, opened already (then dup'ed) */
-	uid_t uid;        /* 0: stay root */
+	int open_flags;	  /* of the heap node */
+	int heap_fd;	  /* >= 0: the node, opened already (then dup'ed) */
+	uid_t uid;	  /* 0: stay root */
 	const char *comm; /* thread name */
-	int sig;          /* a handler for it, SA_RESTART if restart */
+	int sig;	  /* a handler for it, SA_RESTART if restart */
 	bool restart;
-	bool fill_fds;    /* RLIMIT_NOFILE reached before the ALLOC */
+	bool fill_fds; /* RLIMIT_NOFILE reached before the ALLOC */
 	const char *set_name;
-	int hold;         /* read end: keep the buffer until a byte comes (each thread one) */
-	uint8_t tag;      /* written over the buffer, checked after the hold */
-	int wfd;          /* where results go */
+	int hold;    /* read end: keep the buffer until a byte comes (each thread one) */
+	uint8_t tag; /* written over the buffer, checked after the hold */
+	int wfd;     /* where results go */
 };
 
 static void on_signal(int sig)
@@ -313,8 +315,11 @@ static void release_holders(int wfd, int n)
 
 static struct call a_call(uint64_t len)
 {
-	return (struct call){.len = len, .fd_flags = O_RDWR | O_CLOEXEC, .open_flags = O_RDWR,
-			     .heap_fd = -1, .hold = -1};
+	return (struct call){.len = len,
+			     .fd_flags = O_RDWR | O_CLOEXEC,
+			     .open_flags = O_RDWR,
+			     .heap_fd = -1,
+			     .hold = -1};
 }
 
 static int set_timeout_ms(unsigned int ms)
@@ -437,8 +442,7 @@ static void test_basic(void)
 	check(r.cloexec, "basic: O_CLOEXEC as asked");
 	q.cookie = cookie;
 	ret = ioctl(door.ctl, UIO_CMA_IOC_QUERY, &q) < 0 ? -errno : 0;
-	check(ret == 0 && strcmp(q.name, "set-by-caller") == 0 && q.attached == 0 &&
-		      q.vmapped == 0,
+	check(ret == 0 && strcmp(q.name, "set-by-caller") == 0 && q.attached == 0 && q.vmapped == 0,
 	      "basic: QUERY sees the name the caller set (\"%s\"), nothing attached (%s)", q.name,
 	      strerror(-ret));
 out:
@@ -478,8 +482,8 @@ static void test_identity(void)
 	check(ret == 0, "identity: HEAP_ANSWER with error ENOSPC (%s)", strerror(-ret));
 	if (!get_result(rfd, &r, WAIT_MS))
 		r.err = -1; /* no result */
-	check(r.err == ENOSPC,
-	      "identity: the caller's ALLOC fails with ENOSPC (%s)", strerror(r.err));
+	check(r.err == ENOSPC, "identity: the caller's ALLOC fails with ENOSPC (%s)",
+	      strerror(r.err));
 	check(who.tid == (uint32_t)r.tid && who.tid != who.tgid,
 	      "identity: tid %u is the calling thread's (%d)", who.tid, r.tid);
 out:
@@ -535,8 +539,7 @@ static void test_bad_answers(void)
 	check(ret == 0, "then a good answer still reaches the caller (%s)", strerror(-ret));
 	if (!get_result(rfd, &r, WAIT_MS))
 		r.err = -1; /* no result */
-	check(r.err == 0 && r.size == 64 * KIB,
-	      "the caller has it (%s)", strerror(r.err));
+	check(r.err == 0 && r.size == 64 * KIB, "the caller has it (%s)", strerror(r.err));
 	check(cookie && hd_await_released(&door, cookie, WAIT_MS), "and it is released");
 out:
 	close(rfd);
@@ -569,8 +572,8 @@ static void test_struct_sizes(void)
 		close(door.ctl);
 		int r1 = alloc_sized(hfd, &old, sizeof(old));
 		int r2 = alloc_sized(hfd, &big, sizeof(big));
-		int out[3] = {r1, r2, big.garbage[0] == 1 && big.garbage[1] == 2 &&
-					    big.garbage[2] == 3};
+		int out[3] = {r1, r2,
+			      big.garbage[0] == 1 && big.garbage[1] == 2 && big.garbage[2] == 3};
 
 		_exit(write(p[1], out, sizeof(out)) == sizeof(out) ? 0 : 1);
 	}
@@ -609,8 +612,7 @@ static void test_readonly(void)
 		hd_answer(&door, ev.cookie, ev.size, "ro", NULL);
 	if (!get_result(rfd, &r, WAIT_MS))
 		r.err = -1; /* no result */
-	check(r.err == 0,
-	      "an O_RDONLY open of the node allocates (%s)", strerror(r.err));
+	check(r.err == 0, "an O_RDONLY open of the node allocates (%s)", strerror(r.err));
 	check(r.mapped && r.ro_refused && !r.cloexec,
 	      "fd_flags O_RDONLY: maps read-only, PROT_WRITE refused, no O_CLOEXEC");
 	close(rfd);
@@ -652,8 +654,7 @@ static void test_signal(bool restart)
 	}
 	if (!get_result(rfd, &r, WAIT_MS))
 		r.err = -1; /* no result */
-	check(r.err == EINTR,
-	      "signal: the caller's ALLOC fails with EINTR (%s)", strerror(r.err));
+	check(r.err == EINTR, "signal: the caller's ALLOC fails with EINTR (%s)", strerror(r.err));
 	ret = caller_info(ev.cookie, &who, NULL, 0);
 	check(ret == -ENOENT, "signal: HEAP_CALLER then: ENOENT (%s)", strerror(-ret));
 	ret = hd_answer(&door, ev.cookie, 4096, "late", NULL);
@@ -746,8 +747,8 @@ static void test_timeout(void)
 	check(hd_take_alloc(&door, &ev, WAIT_MS) == 1, "timeout: event");
 	if (!get_result(rfd, &r, WAIT_MS))
 		r.err = -1; /* no result */
-	check(r.err == ETIMEDOUT,
-	      "timeout: the caller's ALLOC fails with ETIMEDOUT (%s)", strerror(r.err));
+	check(r.err == ETIMEDOUT, "timeout: the caller's ALLOC fails with ETIMEDOUT (%s)",
+	      strerror(r.err));
 	ret = hd_answer(&door, ev.cookie, 4096, "late", NULL);
 	check(ret == -ENOENT, "timeout: HEAP_ANSWER then: ENOENT (%s)", strerror(-ret));
 	set_timeout_ms(CALM_MS);
@@ -842,13 +843,12 @@ static void test_pending_limit(void)
 	check(no_event(), "uid 1001: no more requests than the limit reach the daemon");
 	c.uid = 1002;
 	pid2 = spawn_one(c, &rfd2);
-	check(hd_take_alloc(&door, &ev, WAIT_MS) == 1 && caller_info(ev.cookie, &who, NULL, 0) == 0 &&
-		      who.uid == 1002,
+	check(hd_take_alloc(&door, &ev, WAIT_MS) == 1 &&
+		      caller_info(ev.cookie, &who, NULL, 0) == 0 && who.uid == 1002,
 	      "uid 1002 still gets through");
 	if (hd_answer(&door, ev.cookie, 4096, "other", NULL) || !get_result(rfd2, &r, WAIT_MS))
 		r.err = -1;
-	check(r.err == 0,
-	      "and is answered (%s)", strerror(r.err));
+	check(r.err == 0, "and is answered (%s)", strerror(r.err));
 	for (int i = 0; i < got; i++)
 		hd_answer_error(&door, ids[i], ECANCELED);
 	for (int i = 0; i < got && get_result(rfd, &r, WAIT_MS); i++)
@@ -890,7 +890,8 @@ static void test_pending_total(void)
 	for (int i = 0; i < got; i++)
 		hd_answer_error(&door, ids[i], ECANCELED);
 	for (int i = 0; i < UIDS; i++)
-		for (int t = 0; t < UIO_CMA_HEAP_PENDING_UID && get_result(rfd[i], &r, WAIT_MS); t++)
+		for (int t = 0; t < UIO_CMA_HEAP_PENDING_UID && get_result(rfd[i], &r, WAIT_MS);
+		     t++)
 			cancelled += r.err == ECANCELED;
 	check(cancelled == got, "and all %d get ECANCELED once answered (%d)", got, cancelled);
 	set_timeout_ms(CALM_MS);
@@ -973,15 +974,17 @@ static void test_query(void)
 	check(ret == -EINVAL, "QUERY with flags 1: EINVAL (%s)", strerror(-ret));
 	off = hd_place(&door, 1 * MIB);
 	hd_clear(&door, (uint64_t)off, 1 * MIB);
-	fd = ioctl(door.ctl, UIO_CMA_IOC_EXPORT,
-		   &(struct uio_cma_export){.offset = (uint64_t)off, .size = 1 * MIB,
-					    .cookie = 4242, .name = "first"});
+	fd = ioctl(
+		door.ctl, UIO_CMA_IOC_EXPORT,
+		&(struct uio_cma_export){
+			.offset = (uint64_t)off, .size = 1 * MIB, .cookie = 4242, .name = "first"});
 	if (!check(fd >= 0, "QUERY: EXPORT"))
 		return;
 	*hd_slot(&door) = (struct hd_live){4242, (uint64_t)off, 1 * MIB, false};
 	q = (struct uio_cma_query){.cookie = 4242};
 	ret = ioctl(door.ctl, UIO_CMA_IOC_QUERY, &q) < 0 ? -errno : 0;
-	check(ret == 0 && strcmp(q.name, "first") == 0, "QUERY: the export's name (\"%s\")", q.name);
+	check(ret == 0 && strcmp(q.name, "first") == 0, "QUERY: the export's name (\"%s\")",
+	      q.name);
 	ioctl(fd, DMA_BUF_SET_NAME, "renamed");
 	for (int i = 0; i < 16 && dfd < 0; i++) {
 		char path[32];
@@ -1118,7 +1121,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--heap") == 0 && i + 1 < argc) {
 			heap = argv[++i];
 		} else {
-			fprintf(stderr, "usage: %s [--device /dev/uio_cma0] [--heap PATH]\n", argv[0]);
+			fprintf(stderr, "usage: %s [--device /dev/uio_cma0] [--heap PATH]\n",
+				argv[0]);
 			return 2;
 		}
 	}
