@@ -334,6 +334,29 @@ static pid_t spawn_daemon(const char *backend, const char *socket_arg, FILE **lo
 	return pid;
 }
 
+/* With the stub unloaded, a cmabufd of its own socket in a new directory dir (a mkdtemp template).
+ */
+static pid_t start_unloaded(char *dir, char *sock, size_t socklen, const char *backend, FILE **log)
+{
+	char arg[80];
+
+	assert_int_equal(system("rmmod uio_cma"), 0);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sock, socklen, "%s/cmabufd.sock", dir);
+	snprintf(arg, sizeof(arg), "--socket=%s", sock);
+	return spawn_daemon(backend, arg, log);
+}
+
+/* SIGTERM: it must exit 0. */
+static void stop_cleanly(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 /* Loads the stub the way the architecture gives it the region (see below). */
 static void load_stub(const char *ko, const char *base, const char *size)
 {
@@ -360,20 +383,15 @@ static void region_loaded_later_is_adopted(void **state)
 {
 	const char *ko = getenv("CMABUF_VM_KO"), *base = getenv("CMABUF_VM_BASE"),
 		   *size = getenv("CMABUF_VM_SIZE");
-	char dir[] = "/tmp/cmabuf-late-XXXXXX", sock[64], arg[80];
+	char dir[] = "/tmp/cmabuf-late-XXXXXX", sock[64];
 	struct cmabuf_buffer *b;
 	struct cmabuf *cb;
 	uint64_t addr, lo;
 	FILE *log;
 	pid_t pid;
-	int status;
 
 	assert_true(ko && base && size);
-	assert_int_equal(system("rmmod uio_cma"), 0);
-	assert_non_null(mkdtemp(dir));
-	snprintf(sock, sizeof(sock), "%s/cmabufd.sock", dir);
-	snprintf(arg, sizeof(arg), "--socket=%s", sock);
-	pid = spawn_daemon("--backend=uio", arg, &log);
+	pid = start_unloaded(dir, sock, sizeof(sock), "--backend=uio", &log);
 	assert_true(log_says(log, "no uio_cma region yet; waiting for one to appear"));
 	assert_int_not_equal(access(sock, F_OK), 0); /* no memory, no socket */
 	load_stub(ko, base, size);
@@ -385,9 +403,7 @@ static void region_loaded_later_is_adopted(void **state)
 	assert_true(addr >= lo && addr + (1 << 20) <= lo + strtoull(size, NULL, 0));
 	assert_int_equal(cmabuf_free(b), 0);
 	cmabuf_disconnect(cb);
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stop_cleanly(pid);
 	fclose(log);
 	rmdir(dir);
 }
@@ -414,21 +430,16 @@ static void auto_started_before_the_region_says_how_to_move(void **state)
 {
 	const char *ko = getenv("CMABUF_VM_KO"), *base = getenv("CMABUF_VM_BASE"),
 		   *size = getenv("CMABUF_VM_SIZE");
-	char dir[] = "/tmp/cmabuf-auto-XXXXXX", sock[64], arg[80], be[16], line[512];
+	char dir[] = "/tmp/cmabuf-auto-XXXXXX", sock[64], be[16], line[512];
 	struct cmabuf_buffer *b;
 	struct cmabuf *cb;
 	unsigned again = 0;
 	uint8_t *p;
 	FILE *log;
 	pid_t pid;
-	int status;
 
 	assert_true(ko && base && size);
-	assert_int_equal(system("rmmod uio_cma"), 0);
-	assert_non_null(mkdtemp(dir));
-	snprintf(sock, sizeof(sock), "%s/cmabufd.sock", dir);
-	snprintf(arg, sizeof(arg), "--socket=%s", sock);
-	pid = spawn_daemon(NULL, arg, &log);
+	pid = start_unloaded(dir, sock, sizeof(sock), NULL, &log);
 	assert_true(log_says(log, "backend memfd (default: no uio_cma region found)"));
 	assert_int_equal(cmabuf_connect(sock, &cb), 0);
 	b = alloc_or_fail(cb, 1 << 20, "before");
@@ -447,9 +458,7 @@ static void auto_started_before_the_region_says_how_to_move(void **state)
 	assert_int_equal(cmabuf_free(b), 0);
 	cmabuf_disconnect(cb);
 	assert_int_equal(status_flags(sock, be, sizeof(be)), CMABUF_STATUS_UIO_REGION_UNUSED);
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	stop_cleanly(pid);
 	while (fgets(line, sizeof(line), log))
 		again += strstr(line, "a uio_cma region appeared") != NULL;
 	assert_int_equal(again, 0);
